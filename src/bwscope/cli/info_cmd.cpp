@@ -1,0 +1,127 @@
+// bwscope info: what a model file holds, and the memory N instances of it need.
+#include <map>
+#include <memory>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "bwscope/cli/commands.h"
+#include "bwscope/engine/engine.h"
+#include "bwscope/model/llama_model.h"
+
+namespace bwscope::cli {
+namespace {
+
+std::string value_text(const gguf::Value& v) {
+  if (v.type == gguf::Type::ARRAY) return fmt::format("[{} × {}]", v.array_size(), gguf::type_name(v.elem_type));
+  if (const std::string* s = v.as_string()) return s->size() > 60 ? fmt::format("\"{}…\" ({} bytes)", s->substr(0, 60), s->size()) : "\"" + *s + "\"";
+  if (v.type == gguf::Type::BOOL) return std::get<bool>(v.payload) ? "true" : "false";
+  if (v.type == gguf::Type::F32 || v.type == gguf::Type::F64) return fmt::format("{:g}", *v.as_float());
+  if (auto i = v.as_int()) return fmt::format("{}", *i);
+  return fmt::format("{}", *v.as_uint());
+}
+
+std::string shape_text(const std::vector<uint64_t>& ne) {
+  std::string s;
+  for (size_t i = 0; i < ne.size(); ++i) s += (i ? " × " : "") + std::to_string(ne[i]);
+  return s;
+}
+
+}  // namespace
+
+void add_info(CLI::App& app) {
+  struct Options {
+    std::string model;
+    bool json = false, tensors = false;
+    int64_t instances = 2, ctx = 4096, batch = 512;
+    std::string kv_type = "f16";
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* sub = app.add_subcommand("info", "Show a model's metadata, tensors, parameters, bytes by type and the memory N instances need");
+  sub->add_option("model", o->model, "GGUF model file")->required();
+  sub->add_flag("--json", o->json, "print one JSON object");
+  sub->add_flag("--tensors", o->tensors, "list every tensor (text output)");
+  sub->add_option("--instances,-N", o->instances, "instances to size the memory for")->capture_default_str()->check(CLI::Range(1, 1024));
+  sub->add_option("--ctx,-c", o->ctx, "context (tokens) per instance")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--batch,-b", o->batch, "tokens per forward pass (activation buffers)")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--kv-type", o->kv_type, "KV cache type: f16 or f32")->capture_default_str();
+  sub->callback([o] {
+    auto file = std::make_shared<const gguf::File>(gguf::File::open(o->model));
+    LlamaModel m = load_llama(file);
+    const LlamaConfig& c = m.config;
+    uint64_t tensor_bytes = 0;
+    std::map<std::string, uint64_t> by_type;
+    for (const auto& t : file->tensors()) {
+      tensor_bytes += t.n_bytes;
+      by_type[std::string(dtype_name(t.type))] += t.n_bytes;
+    }
+    EngineOptions eo;
+    eo.n_ctx = o->ctx;
+    eo.max_batch = o->batch;
+    eo.kv_type = parse_type_flag("--kv-type", o->kv_type);
+    const EngineMemory mem = engine_memory(c, eo);
+    const uint64_t n = uint64_t(o->instances);
+    const uint64_t shared_total = tensor_bytes + n * mem.total(), private_total = n * (tensor_bytes + mem.total());
+
+    if (o->json) {
+      nlohmann::ordered_json j;
+      j["file"] = o->model;
+      j["gguf_version"] = file->version();
+      j["alignment"] = file->alignment();
+      j["architecture"] = "llama";
+      j["name"] = c.name;
+      j["n_params"] = m.n_params();
+      j["n_layers"] = c.n_layers;
+      j["n_embd"] = c.n_embd;
+      j["n_ff"] = c.n_ff;
+      j["n_head"] = c.n_head;
+      j["n_kv_head"] = c.n_kv_head;
+      j["head_dim"] = c.head_dim();
+      j["n_vocab"] = c.n_vocab;
+      j["n_ctx_train"] = c.n_ctx_train;
+      j["rope_theta"] = c.rope_theta;
+      j["rms_eps"] = c.rms_eps;
+      j["tied_embeddings"] = c.tied_embeddings;
+      j["rope_freqs_tensor"] = m.has_rope_freqs_tensor;
+      j["tokenizer_tokens"] = m.tokenizer ? m.tokenizer->tokens.size() : 0;
+      j["tensor_bytes"] = tensor_bytes;
+      j["weight_bytes"] = m.weight_bytes();
+      j["bytes_by_type"] = by_type;
+      j["n_tensors"] = file->tensors().size();
+      auto& tensors = j["tensors"] = nlohmann::ordered_json::array();
+      for (const auto& t : file->tensors())
+        tensors.push_back({{"name", t.name}, {"type", dtype_name(t.type)}, {"shape", t.ne}, {"bytes", t.n_bytes}, {"offset", t.offset}});
+      j["memory"] = {{"instances", n}, {"ctx", o->ctx}, {"batch", o->batch}, {"kv_type", o->kv_type},
+                     {"weights_bytes", tensor_bytes}, {"kv_bytes_per_instance", mem.kv_bytes},
+                     {"activation_bytes_per_instance", mem.scratch_bytes},
+                     {"total_bytes_shared_weights", shared_total}, {"total_bytes_private_weights", private_total}};
+      fmt::print("{}\n", j.dump(2));
+      return;
+    }
+    fmt::print("{}  (GGUF v{}, alignment {})\n", o->model, file->version(), file->alignment());
+    fmt::print("  model      {}: {} layers, dim {}, ffn {}, {} heads / {} KV heads (head {}), vocab {}, context {}\n",
+               c.name.empty() ? "llama" : c.name, c.n_layers, c.n_embd, c.n_ff, c.n_head, c.n_kv_head, c.head_dim(),
+               c.n_vocab, c.n_ctx_train);
+    fmt::print("  rope       theta {:g}, {}; rms eps {:g}; {} embeddings\n", c.rope_theta,
+               m.has_rope_freqs_tensor ? "frequency factors from rope_freqs.weight" : "no frequency factors", c.rms_eps,
+               c.tied_embeddings ? "tied" : "separate output");
+    fmt::print("  parameters {} ({:.2f} billion)\n", m.n_params(), double(m.n_params()) / 1e9);
+    fmt::print("  tensors    {} tensors, {} bytes ({:.3f} GB)\n", file->tensors().size(), tensor_bytes, double(tensor_bytes) / 1e9);
+    for (const auto& [type, bytes] : by_type) fmt::print("    {:<6} {:>14} bytes\n", type, bytes);
+    fmt::print("  tokenizer  {}\n", m.tokenizer ? fmt::format("{} tokens, {} merges", m.tokenizer->tokens.size(), m.tokenizer->merges.size()) : "none");
+    fmt::print("  metadata   {} keys\n", file->metadata().size());
+    for (const auto& [key, value] : file->metadata()) fmt::print("    {:<42} {}\n", key, value_text(value));
+    if (o->tensors) {
+      fmt::print("  tensor list\n");
+      for (const auto& t : file->tensors())
+        fmt::print("    {:<28} {:<6} {:>20} {:>12} bytes\n", t.name, dtype_name(t.type), shape_text(t.ne), t.n_bytes);
+    }
+    fmt::print("  memory for {} instance(s), context {}, batch {}, {} KV cache:\n", n, o->ctx, o->batch, o->kv_type);
+    fmt::print("    weights {:.3f} GB, KV cache {:.3f} GB and activations {:.3f} GB per instance\n",
+               double(tensor_bytes) / 1e9, double(mem.kv_bytes) / 1e9, double(mem.scratch_bytes) / 1e9);
+    fmt::print("    total {:.3f} GB with shared weights, {:.3f} GB with private copies\n", double(shared_total) / 1e9,
+               double(private_total) / 1e9);
+  });
+}
+
+}  // namespace bwscope::cli

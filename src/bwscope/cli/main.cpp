@@ -1,0 +1,58 @@
+// bwscope: measures how much memory bandwidth LLM inference uses, one model alone and several
+// side by side. This file only wires the subcommands and turns errors into one line + exit 1.
+#include <cstdio>
+#include <new>
+#include <thread>
+
+#include <fmt/core.h>
+
+#include "bwscope/base/error.h"
+#include "bwscope/cli/commands.h"
+#include "bwscope/model/model_cache.h"
+
+namespace bwscope::cli {
+
+DType parse_type_flag(const std::string& flag, const std::string& value) {
+  auto t = parse_dtype(value);
+  if (!t) fail("{} {}: unknown type (f32, f16, bf16, q8_0, q4_0)", flag, value);
+  return *t;
+}
+
+std::string default_model_path() {
+  return ensure_synthetic_model("llama-3.2-1b", DType::Q8_0, [](const std::string& path) {
+    fmt::print(stderr, "bwscope: making the default model (synthetic Llama 3.2 1B, Q8_0) at {} ...\n", path);
+  });
+}
+
+int default_threads() { return int(std::max(1u, std::thread::hardware_concurrency())); }
+
+}  // namespace bwscope::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"bwscope: how much memory bandwidth does LLM inference use on this device, one model "
+               "alone and several side by side, and is bandwidth the bottleneck?"};
+  app.set_version_flag("--version", "bwscope 0.1.0");
+  app.require_subcommand(1);
+  bwscope::cli::add_synth(app);
+  bwscope::cli::add_info(app);
+  bwscope::cli::add_generate(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  } catch (const bwscope::Error& e) {
+    std::fflush(stdout);
+    fmt::print(stderr, "bwscope: {}\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fflush(stdout);
+    fmt::print(stderr, "bwscope: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    fmt::print(stderr, "bwscope: internal error: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

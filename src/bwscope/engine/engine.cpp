@@ -1,0 +1,232 @@
+#include "bwscope/engine/engine.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "bwscope/base/error.h"
+
+namespace bwscope {
+
+// Activation buffers sized once for max_batch tokens.
+struct Engine::Scratch {
+  std::vector<float> x, xn, q, k, v, attn, gate, up, hidden, logits;
+  std::vector<uint8_t> act;     // activations converted for a matmul (e.g. quantized to Q8_0)
+  std::vector<float> scores;    // attention scratch: one row of n_ctx per worker
+};
+
+namespace {
+
+// Element counts of every activation buffer: one definition for allocation and for estimates.
+struct ScratchShape {
+  size_t x, q, kv, ff, logits, act_bytes, scores;
+  uint64_t bytes() const { return (3 * x + 2 * q + 2 * kv + 2 * ff + logits + scores) * sizeof(float) + act_bytes; }
+};
+
+ScratchShape scratch_shape(const LlamaConfig& c, const EngineOptions& o) {
+  const auto n = size_t(o.max_batch), d = size_t(c.n_embd), q_dim = size_t(c.n_head * c.head_dim());
+  ScratchShape s{};
+  s.x = n * d;
+  s.q = n * q_dim;
+  s.kv = n * size_t(c.kv_dim());
+  s.ff = n * size_t(c.n_ff);
+  s.logits = n * size_t(c.n_vocab);
+  // Converted activation rows are never larger than f32 rows of the widest input, plus alignment.
+  s.act_bytes = n * (std::max({size_t(c.n_ff), d, q_dim}) * sizeof(float) + 64);
+  s.scores = size_t(o.threads) * size_t(o.n_ctx);
+  return s;
+}
+
+EngineOptions resolved(const LlamaConfig& c, EngineOptions o) {
+  if (o.threads < 1) fail("threads must be at least 1 (got {})", o.threads);
+  if (o.max_batch < 1) fail("batch size must be at least 1 (got {})", o.max_batch);
+  if (o.n_seq < 1) fail("number of sequences must be at least 1 (got {})", o.n_seq);
+  if (o.n_ctx <= 0) o.n_ctx = std::min<int64_t>(c.n_ctx_train, 4096);
+  if (o.n_ctx > c.n_ctx_train) fail("context of {} tokens exceeds the model's context length {}", o.n_ctx, c.n_ctx_train);
+  return o;
+}
+
+}  // namespace
+
+EngineMemory engine_memory(const LlamaConfig& c, const EngineOptions& options) {
+  EngineOptions o = resolved(c, options);
+  EngineMemory m;
+  m.kv_bytes = uint64_t(o.n_seq) * uint64_t(c.n_layers) * 2 * uint64_t(c.kv_dim()) * uint64_t(o.n_ctx) *
+               (o.kv_type == DType::F16 ? 2 : 4);
+  m.scratch_bytes = scratch_shape(c, o).bytes();
+  return m;
+}
+
+Engine::Engine(const LlamaModel& model, EngineOptions options)
+    : model_(model), options_(resolved(model.config, std::move(options))) {
+  const LlamaConfig& c = model_.config;
+  ops_ = options_.ops ? options_.ops : &kernels::best_ops();
+  inv_freq_ = rope_inv_freq(c.rope_dim, c.rope_theta, model_.rope_factors);
+  kv_ = KvCache(options_.n_seq, c.n_layers, c.n_kv_head, c.head_dim(), options_.n_ctx, options_.kv_type);
+  pool_ = std::make_unique<ThreadPool>(options_.threads, options_.cpus, !options_.cpus.empty());
+
+  const ScratchShape shape = scratch_shape(c, options_);
+  s_ = std::make_unique<Scratch>();
+  s_->x.resize(shape.x);
+  s_->xn.resize(shape.x);
+  s_->hidden.resize(shape.x);
+  s_->q.resize(shape.q);
+  s_->attn.resize(shape.q);
+  s_->k.resize(shape.kv);
+  s_->v.resize(shape.kv);
+  s_->gate.resize(shape.ff);
+  s_->up.resize(shape.ff);
+  s_->logits.resize(shape.logits);
+  s_->act.resize(shape.act_bytes);
+  s_->scores.resize(shape.scores);
+}
+
+Engine::~Engine() = default;
+
+void Engine::check_batch(std::span<const BatchToken> batch) const {
+  if (batch.empty()) fail("forward: empty batch");
+  if (int64_t(batch.size()) > options_.max_batch)
+    fail("forward: batch of {} tokens exceeds the engine's max batch {}", batch.size(), options_.max_batch);
+  for (const BatchToken& t : batch) {
+    if (t.token < 0 || t.token >= model_.config.n_vocab) fail("token id {} is outside the vocabulary (0..{})", t.token, model_.config.n_vocab - 1);
+    if (t.seq < 0 || t.seq >= kv_.n_seq()) fail("sequence {} is outside 0..{}", t.seq, kv_.n_seq() - 1);
+    if (t.pos < 0 || t.pos >= kv_.n_ctx()) fail("position {} is outside the context of {} tokens", t.pos, kv_.n_ctx());
+  }
+}
+
+void Engine::matmuls(std::span<const kernels::Matrix* const> ws, const float* x, int64_t ldx, int64_t n_tok,
+                     std::span<float* const> ys) {
+  const DType act_type = ops_->act_type(ws[0]->type);
+  for (const auto* w : ws)
+    if (ops_->act_type(w->type) != act_type || w->cols != ws[0]->cols) fail("matmuls: inputs of one group must agree");
+  const int64_t cols = ws[0]->cols;
+  const size_t act_stride = (*row_bytes(act_type, uint64_t(cols)) + 63) / 64 * 64;
+  uint8_t* act = s_->act.data();
+  pool_->run([&](int worker, int n_workers) {
+    Range toks = split_range(n_tok, worker, n_workers);
+    if (toks.end > toks.begin)
+      ops_->prepare_act(ws[0]->type, x + toks.begin * ldx, ldx, toks.end - toks.begin, cols, act + toks.begin * act_stride, act_stride);
+  });
+  pool_->run([&](int worker, int n_workers) {
+    for (size_t i = 0; i < ws.size(); ++i) {
+      // Rows in multiples of 16 keep each worker's share aligned for the SIMD kernels.
+      Range rows = split_range(ws[i]->rows, worker, n_workers, 16);
+      if (rows.end > rows.begin) ops_->matmul(*ws[i], act, act_stride, n_tok, ys[i], ws[i]->rows, rows.begin, rows.end);
+    }
+  });
+}
+
+void Engine::attention(int64_t layer, std::span<const BatchToken> batch) {
+  const LlamaConfig& c = model_.config;
+  const int64_t n_tok = int64_t(batch.size()), hd = c.head_dim(), q_dim = c.n_head * hd, kv = c.kv_dim();
+  // RoPE and cache writes first, so every token of the batch sees the keys of earlier ones.
+  pool_->run([&](int worker, int n_workers) {
+    Range toks = split_range(n_tok, worker, n_workers);
+    for (int64_t t = toks.begin; t < toks.end; ++t) {
+      const BatchToken& b = batch[size_t(t)];
+      ops_->rope(s_->q.data() + t * q_dim, c.n_head, hd, b.pos, inv_freq_.data());
+      ops_->rope(s_->k.data() + t * kv, c.n_kv_head, hd, b.pos, inv_freq_.data());
+      uint8_t* keys = kv_.keys(b.seq, layer);
+      uint8_t* values = kv_.values(b.seq, layer);
+      for (int64_t h = 0; h < c.n_kv_head; ++h) {
+        ops_->store_kv(s_->k.data() + t * kv + h * hd, hd, kv_.type(), kv_.at(keys, h, b.pos));
+        ops_->store_kv(s_->v.data() + t * kv + h * hd, hd, kv_.type(), kv_.at(values, h, b.pos));
+      }
+    }
+  });
+  const float scale = 1.0f / std::sqrt(float(hd));
+  pool_->run([&](int worker, int n_workers) {
+    Range items = split_range(n_tok * c.n_head, worker, n_workers);
+    for (int64_t item = items.begin; item < items.end;) {
+      const int64_t t = item / c.n_head, head0 = item % c.n_head;
+      const int64_t head1 = std::min(c.n_head, head0 + (items.end - item));
+      const BatchToken& b = batch[size_t(t)];
+      kernels::AttentionArgs a;
+      a.q = s_->q.data() + t * q_dim;
+      a.k = kv_.keys(b.seq, layer);
+      a.v = kv_.values(b.seq, layer);
+      a.kv_type = kv_.type();
+      a.n_head = c.n_head;
+      a.n_kv_head = c.n_kv_head;
+      a.head_dim = hd;
+      a.head_stride = kv_.head_stride();
+      a.n_kv = b.pos + 1;
+      a.scale = scale;
+      a.scores = s_->scores.data() + size_t(worker) * size_t(kv_.n_ctx());
+      a.out = s_->attn.data() + t * q_dim;
+      a.head0 = head0;
+      a.head1 = head1;
+      ops_->attention(a);
+      item += head1 - head0;
+    }
+  });
+}
+
+std::span<const float> Engine::forward(std::span<const BatchToken> batch) {
+  check_batch(batch);
+  const LlamaConfig& c = model_.config;
+  const int64_t n_tok = int64_t(batch.size()), d = c.n_embd, q_dim = c.n_head * c.head_dim(), ff = c.n_ff;
+  Scratch& s = *s_;
+
+  for (int64_t t = 0; t < n_tok; ++t) {
+    const kernels::Matrix& e = model_.token_embd;
+    kernels::dequantize_row(e.type, e.data + size_t(batch[size_t(t)].token) * e.row_bytes, s.x.data() + t * d, d);
+  }
+  auto norm_all = [&](const std::vector<float>& weight) {
+    pool_->run([&](int worker, int n_workers) {
+      Range toks = split_range(n_tok, worker, n_workers);
+      for (int64_t t = toks.begin; t < toks.end; ++t) ops_->rmsnorm(s.x.data() + t * d, weight.data(), d, c.rms_eps, s.xn.data() + t * d);
+    });
+  };
+  auto add_residual = [&](const float* delta) {
+    for (int64_t i = 0; i < n_tok * d; ++i) s.x[size_t(i)] += delta[i];
+  };
+
+  for (int64_t layer = 0; layer < c.n_layers; ++layer) {
+    const LayerWeights& L = model_.layers[size_t(layer)];
+    norm_all(L.attn_norm);
+    const kernels::Matrix* qkv[] = {&L.attn_q, &L.attn_k, &L.attn_v};
+    float* qkv_out[] = {s.q.data(), s.k.data(), s.v.data()};
+    if (L.attn_q.type == L.attn_k.type && L.attn_k.type == L.attn_v.type) {
+      matmuls(qkv, s.xn.data(), d, n_tok, qkv_out);
+    } else {  // mixed-type files (e.g. llama.cpp's K-quant mixes) multiply one at a time
+      for (int i = 0; i < 3; ++i) matmuls(std::span(qkv + i, 1), s.xn.data(), d, n_tok, std::span(qkv_out + i, 1));
+    }
+    attention(layer, batch);
+    const kernels::Matrix* wo[] = {&L.attn_output};
+    float* wo_out[] = {s.hidden.data()};
+    matmuls(wo, s.attn.data(), q_dim, n_tok, wo_out);
+    add_residual(s.hidden.data());
+
+    norm_all(L.ffn_norm);
+    const kernels::Matrix* gu[] = {&L.ffn_gate, &L.ffn_up};
+    float* gu_out[] = {s.gate.data(), s.up.data()};
+    if (L.ffn_gate.type == L.ffn_up.type) {
+      matmuls(gu, s.xn.data(), d, n_tok, gu_out);
+    } else {
+      for (int i = 0; i < 2; ++i) matmuls(std::span(gu + i, 1), s.xn.data(), d, n_tok, std::span(gu_out + i, 1));
+    }
+    pool_->run([&](int worker, int n_workers) {
+      Range r = split_range(n_tok * ff, worker, n_workers, 64);
+      if (r.end > r.begin) ops_->swiglu(s.gate.data() + r.begin, s.up.data() + r.begin, r.end - r.begin, s.gate.data() + r.begin);
+    });
+    const kernels::Matrix* down[] = {&L.ffn_down};
+    float* down_out[] = {s.hidden.data()};
+    matmuls(down, s.gate.data(), ff, n_tok, down_out);
+    add_residual(s.hidden.data());
+  }
+
+  // Final norm and output projection only for the entries that asked for logits.
+  int64_t n_out = 0;
+  for (int64_t t = 0; t < n_tok; ++t) {
+    if (!batch[size_t(t)].logits) continue;
+    ops_->rmsnorm(s.x.data() + t * d, model_.output_norm.data(), d, c.rms_eps, s.xn.data() + n_out * d);
+    ++n_out;
+  }
+  if (n_out == 0) return {};
+  const kernels::Matrix* out[] = {&model_.output};
+  float* out_y[] = {s.logits.data()};
+  matmuls(out, s.xn.data(), d, n_out, out_y);
+  return {s.logits.data(), size_t(n_out * c.n_vocab)};
+}
+
+}  // namespace bwscope

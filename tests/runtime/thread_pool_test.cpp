@@ -1,0 +1,74 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <stdexcept>
+
+#include "bwscope/runtime/thread_pool.h"
+
+namespace bwscope {
+namespace {
+
+TEST(ThreadPool, EveryWorkerRunsEachRegionOnce) {
+  ThreadPool pool(4);
+  std::vector<std::atomic<int>> hits(4);
+  for (int region = 0; region < 1000; ++region)
+    pool.run([&](int w, int n) {
+      EXPECT_EQ(n, 4);
+      hits[size_t(w)].fetch_add(1);
+    });
+  for (auto& h : hits) EXPECT_EQ(h.load(), 1000);
+}
+
+TEST(ThreadPool, RegionsSeeEachOthersWrites) {
+  ThreadPool pool(3);
+  std::vector<int64_t> data(3000, 0);
+  for (int round = 1; round <= 200; ++round) {
+    pool.run([&](int w, int n) {
+      Range r = split_range(int64_t(data.size()), w, n);
+      for (int64_t i = r.begin; i < r.end; ++i) data[size_t(i)] += 1;
+    });
+    // Read on the caller what workers wrote: the region's end must publish it.
+    int64_t sum = 0;
+    for (int64_t v : data) sum += v;
+    ASSERT_EQ(sum, int64_t(round) * 3000);
+  }
+}
+
+TEST(ThreadPool, SleepingWorkersWakeUp) {
+  ThreadPool pool(2);
+  pool.set_spin_limit(1);  // go to sleep at once
+  std::atomic<int> count{0};
+  for (int i = 0; i < 300; ++i) pool.run([&](int, int) { count.fetch_add(1); });
+  EXPECT_EQ(count.load(), 600);
+}
+
+TEST(ThreadPool, WorkerExceptionIsRethrownToTheCaller) {
+  ThreadPool pool(3);
+  EXPECT_THROW(pool.run([](int w, int) {
+    if (w == 2) throw std::runtime_error("boom");
+  }),
+               std::runtime_error);
+  std::atomic<int> count{0};
+  pool.run([&](int, int) { count.fetch_add(1); });  // still usable
+  EXPECT_EQ(count.load(), 3);
+}
+
+TEST(SplitRange, CoversEverythingOnceAndRespectsAlignment) {
+  for (int64_t n : {0, 1, 15, 16, 17, 1000, 8192}) {
+    for (int parts : {1, 2, 3, 7}) {
+      int64_t next = 0;
+      for (int p = 0; p < parts; ++p) {
+        Range r = split_range(n, p, parts, 16);
+        EXPECT_EQ(r.begin, next);
+        if (r.end < n) {
+          EXPECT_EQ(r.end % 16, 0);
+        }
+        next = r.end;
+      }
+      EXPECT_EQ(next, n);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace bwscope
