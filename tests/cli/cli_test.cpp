@@ -1,0 +1,124 @@
+// The CLI as a user meets it: synth → info → generate on a tiny model, and the bad-input
+// contract (one line naming the file and the problem, exit code 1, no partial output file).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "support/run_cli.h"
+#include "support/temp_dir.h"
+
+namespace bwscope {
+namespace {
+
+using testing::count_lines;
+using testing::run_cli;
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    model_ = dir_.file("tiny.gguf");
+    auto r = run_cli({"synth", "--preset", "tiny", "--type", "f16", "--out", model_, "--seed", "3"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  testing::TempDir dir_;
+  std::string model_;
+};
+
+TEST_F(Cli, InfoJsonReportsShapesParametersAndBytes) {
+  auto r = run_cli({"info", model_, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  // tiny: 2 layers, dim 64, ffn 160, 4 heads / 2 KV heads (kv dim 32), vocab 512.
+  const uint64_t per_layer = 64 * 64 * 2 + 64 * 32 * 2 + 3 * 64 * 160 + 2 * 64;
+  EXPECT_EQ(j["n_params"].get<uint64_t>(), 2 * per_layer + 512 * 64 + 64);
+  EXPECT_EQ(j["n_layers"], 2);
+  EXPECT_EQ(j["n_embd"], 64);
+  EXPECT_EQ(j["n_vocab"], 512);
+  // 2-D weights in f16 (2 bytes), norms and rope factors (head 16 → 8 pairs) in f32.
+  const uint64_t weights_2d = 2 * (64 * 64 * 2 + 64 * 32 * 2 + 3 * 64 * 160) + 512 * 64;
+  EXPECT_EQ(j["bytes_by_type"]["f16"].get<uint64_t>(), 2 * weights_2d);
+  EXPECT_EQ(j["bytes_by_type"]["f32"].get<uint64_t>(), 4 * (2 * 2 * 64 + 64 + 8));
+  EXPECT_EQ(j["tensor_bytes"].get<uint64_t>(), 2 * weights_2d + 4 * (2 * 2 * 64 + 64 + 8));
+  EXPECT_EQ(j["memory"]["instances"], 2);
+}
+
+TEST_F(Cli, GenerateFromTokenIdsPrintsIdsAndSpeed) {
+  auto r = run_cli({"generate", model_, "--tokens", "1,2,3", "-n", "5", "--ids", "-t", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("prefill: 3 tokens"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("decode:  4 tokens"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, GenerateJsonIsDeterministicForASeed) {
+  std::vector<std::string> args{"generate", model_, "--tokens", "7,8,9", "-n", "8", "--temperature", "0.9", "--seed", "5", "--json"};
+  auto a = run_cli(args), b = run_cli(args);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  auto ja = nlohmann::json::parse(a.out), jb = nlohmann::json::parse(b.out);
+  EXPECT_EQ(ja["ids"], jb["ids"]);
+  EXPECT_EQ(ja["ids"].size(), 8u);
+}
+
+TEST_F(Cli, DumpLogitsWritesPromptTimesVocabFloats) {
+  const std::string out = dir_.file("logits.f32");
+  auto r = run_cli({"generate", model_, "--tokens", "1,2,3,4", "-n", "1", "--dump-logits", out});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(std::filesystem::file_size(out), 4u * 512u * sizeof(float));
+}
+
+TEST_F(Cli, GenerateWithPromptTextUsesTheEmbeddedTokenizer) {
+  auto r = run_cli({"generate", model_, "--prompt", "hello", "-n", "2", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_GE(j["prompt_ids"].size(), 2u);  // BOS + at least one token for "hello"
+}
+
+void expect_one_line_error(const testing::CliResult& r, const std::string& must_contain) {
+  EXPECT_EQ(r.signal, 0) << "killed by signal " << r.signal;
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find(must_contain), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, MissingFileIsOneLineNamingIt) {
+  expect_one_line_error(run_cli({"info", dir_.file("nope.gguf")}), "nope.gguf");
+}
+
+TEST_F(Cli, NotAGgufFileIsOneLine) {
+  const std::string bad = dir_.file("text.gguf");
+  std::ofstream(bad) << "this is not a model file, just some text that is long enough";
+  expect_one_line_error(run_cli({"info", bad}), "text.gguf");
+}
+
+TEST_F(Cli, FileTruncatedAnywhereIsOneLineAndExitOne) {
+  const auto size = std::filesystem::file_size(model_);
+  const std::string cut = dir_.file("cut.gguf");
+  // Header, metadata, tensor infos and data: 40 cut points spread over the whole file.
+  for (int i = 0; i < 40; ++i) {
+    const auto keep = size * uint64_t(i) / 40 + uint64_t(i % 3);
+    std::filesystem::copy_file(model_, cut, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::resize_file(cut, keep);
+    SCOPED_TRACE("kept " + std::to_string(keep) + " of " + std::to_string(size) + " bytes");
+    expect_one_line_error(run_cli({"generate", cut, "--tokens", "1", "-n", "1"}), "cut.gguf");
+  }
+}
+
+TEST_F(Cli, ErrorLeavesNoPartialLogitsFile) {
+  const std::string out = dir_.file("logits.f32");
+  auto r = run_cli({"generate", model_, "--tokens", "1,2,99999", "-n", "1", "--dump-logits", out});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+TEST_F(Cli, BadFlagsAreRefused) {
+  EXPECT_NE(run_cli({"synth", "--preset", "llama-9b", "--out", dir_.file("x.gguf")}).exit_code, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("x.gguf")));
+  expect_one_line_error(run_cli({"synth", "--preset", "tiny", "--type", "q9", "--out", dir_.file("y.gguf")}), "q9");
+  EXPECT_NE(run_cli({"generate", model_, "--tokens", "1,x"}).exit_code, 0);
+  EXPECT_NE(run_cli({"frobnicate"}).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace bwscope
