@@ -10,6 +10,8 @@ namespace bwscope::cli {
 void add_synth(CLI::App& app);
 void add_info(CLI::App& app);
 void add_generate(CLI::App& app);
+void add_quantize(CLI::App& app);
+void add_bench(CLI::App& app);
 
 // Parses a weight/KV type name from a flag; throws Error naming the flag.
 DType parse_type_flag(const std::string& flag, const std::string& value);

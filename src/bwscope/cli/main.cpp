@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
   bwscope::cli::add_synth(app);
   bwscope::cli::add_info(app);
   bwscope::cli::add_generate(app);
+  bwscope::cli::add_quantize(app);
+  bwscope::cli::add_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -161,16 +161,53 @@ void Engine::attention(int64_t layer, std::span<const BatchToken> batch) {
   });
 }
 
+void Engine::note(meter::Op op, int64_t layer, int64_t t0, const meter::Record& bytes) {
+  if (!options_.ledger) return;
+  meter::Record r = bytes;
+  r.t_begin_ns = t0;
+  r.t_end_ns = meter::now_ns();
+  r.op = op;
+  r.layer = int16_t(layer);
+  r.phase = phase_;
+  options_.ledger->record(r);
+}
+
+namespace {
+
+// Bytes and FLOPs of y = x · Wᵀ over n_tok tokens for a group of matrices sharing the input:
+// each weight byte is read once per call (the kernels reuse a loaded row for every token).
+meter::Record matmul_traffic(std::initializer_list<const kernels::Matrix*> ws, int64_t n_tok) {
+  meter::Record r;
+  r.act_bytes = uint64_t(n_tok * (*ws.begin())->cols) * sizeof(float);
+  for (const auto* w : ws) {
+    r.weight_bytes += w->n_bytes();
+    r.act_bytes += uint64_t(n_tok * w->rows) * sizeof(float);
+    r.flops += 2 * uint64_t(n_tok) * uint64_t(w->rows) * uint64_t(w->cols);
+  }
+  return r;
+}
+
+meter::Record elementwise_traffic(int64_t n_floats_read, int64_t n_floats_written, uint64_t weight_bytes = 0) {
+  meter::Record r;
+  r.act_bytes = uint64_t(n_floats_read + n_floats_written) * sizeof(float);
+  r.weight_bytes = weight_bytes;
+  return r;
+}
+
+}  // namespace
+
 std::span<const float> Engine::forward(std::span<const BatchToken> batch) {
   check_batch(batch);
   const LlamaConfig& c = model_.config;
-  const int64_t n_tok = int64_t(batch.size()), d = c.n_embd, q_dim = c.n_head * c.head_dim(), ff = c.n_ff;
+  const int64_t n_tok = int64_t(batch.size()), d = c.n_embd, q_dim = c.n_head * c.head_dim(), ff = c.n_ff, kv = c.kv_dim();
   Scratch& s = *s_;
 
-  for (int64_t t = 0; t < n_tok; ++t) {
-    const kernels::Matrix& e = model_.token_embd;
+  int64_t t0 = clock();
+  const kernels::Matrix& e = model_.token_embd;
+  for (int64_t t = 0; t < n_tok; ++t)
     kernels::dequantize_row(e.type, e.data + size_t(batch[size_t(t)].token) * e.row_bytes, s.x.data() + t * d, d);
-  }
+  note(meter::Op::Embed, -1, t0, elementwise_traffic(0, n_tok * d, uint64_t(n_tok) * e.row_bytes));
+
   auto norm_all = [&](const std::vector<float>& weight) {
     pool_->run([&](int worker, int n_workers) {
       Range toks = split_range(n_tok, worker, n_workers);
@@ -180,10 +217,23 @@ std::span<const float> Engine::forward(std::span<const BatchToken> batch) {
   auto add_residual = [&](const float* delta) {
     for (int64_t i = 0; i < n_tok * d; ++i) s.x[size_t(i)] += delta[i];
   };
+  // KV traffic of this batch's attention: every token writes its K and V rows and reads the
+  // cached positions 0..pos of its sequence.
+  meter::Record attn_traffic = elementwise_traffic(n_tok * (q_dim + 2 * kv), n_tok * q_dim);
+  const uint64_t kv_pos_bytes = 2 * kv_.bytes_per_position();
+  for (const BatchToken& b : batch) {
+    attn_traffic.kv_write_bytes += kv_pos_bytes;
+    attn_traffic.kv_read_bytes += kv_pos_bytes * uint64_t(b.pos + 1);
+    attn_traffic.flops += 4 * uint64_t(c.n_head) * uint64_t(c.head_dim()) * uint64_t(b.pos + 1);
+  }
 
   for (int64_t layer = 0; layer < c.n_layers; ++layer) {
     const LayerWeights& L = model_.layers[size_t(layer)];
+    t0 = clock();
     norm_all(L.attn_norm);
+    note(meter::Op::AttnNorm, layer, t0, elementwise_traffic(n_tok * d, n_tok * d, uint64_t(d) * sizeof(float)));
+
+    t0 = clock();
     const kernels::Matrix* qkv[] = {&L.attn_q, &L.attn_k, &L.attn_v};
     float* qkv_out[] = {s.q.data(), s.k.data(), s.v.data()};
     if (L.attn_q.type == L.attn_k.type && L.attn_k.type == L.attn_v.type) {
@@ -191,13 +241,26 @@ std::span<const float> Engine::forward(std::span<const BatchToken> batch) {
     } else {  // mixed-type files (e.g. llama.cpp's K-quant mixes) multiply one at a time
       for (int i = 0; i < 3; ++i) matmuls(std::span(qkv + i, 1), s.xn.data(), d, n_tok, std::span(qkv_out + i, 1));
     }
+    note(meter::Op::Qkv, layer, t0, matmul_traffic({&L.attn_q, &L.attn_k, &L.attn_v}, n_tok));
+
+    t0 = clock();
     attention(layer, batch);
+    note(meter::Op::Attention, layer, t0, attn_traffic);
+
+    t0 = clock();
     const kernels::Matrix* wo[] = {&L.attn_output};
     float* wo_out[] = {s.hidden.data()};
     matmuls(wo, s.attn.data(), q_dim, n_tok, wo_out);
     add_residual(s.hidden.data());
+    meter::Record wo_traffic = matmul_traffic({&L.attn_output}, n_tok);
+    wo_traffic.act_bytes += uint64_t(2 * n_tok * d) * sizeof(float);  // residual add
+    note(meter::Op::AttnOutput, layer, t0, wo_traffic);
 
+    t0 = clock();
     norm_all(L.ffn_norm);
+    note(meter::Op::FfnNorm, layer, t0, elementwise_traffic(n_tok * d, n_tok * d, uint64_t(d) * sizeof(float)));
+
+    t0 = clock();
     const kernels::Matrix* gu[] = {&L.ffn_gate, &L.ffn_up};
     float* gu_out[] = {s.gate.data(), s.up.data()};
     if (L.ffn_gate.type == L.ffn_up.type) {
@@ -205,17 +268,27 @@ std::span<const float> Engine::forward(std::span<const BatchToken> batch) {
     } else {
       for (int i = 0; i < 2; ++i) matmuls(std::span(gu + i, 1), s.xn.data(), d, n_tok, std::span(gu_out + i, 1));
     }
+    note(meter::Op::GateUp, layer, t0, matmul_traffic({&L.ffn_gate, &L.ffn_up}, n_tok));
+
+    t0 = clock();
     pool_->run([&](int worker, int n_workers) {
       Range r = split_range(n_tok * ff, worker, n_workers, 64);
       if (r.end > r.begin) ops_->swiglu(s.gate.data() + r.begin, s.up.data() + r.begin, r.end - r.begin, s.gate.data() + r.begin);
     });
+    note(meter::Op::SwiGLU, layer, t0, elementwise_traffic(2 * n_tok * ff, n_tok * ff));
+
+    t0 = clock();
     const kernels::Matrix* down[] = {&L.ffn_down};
     float* down_out[] = {s.hidden.data()};
     matmuls(down, s.gate.data(), ff, n_tok, down_out);
     add_residual(s.hidden.data());
+    meter::Record down_traffic = matmul_traffic({&L.ffn_down}, n_tok);
+    down_traffic.act_bytes += uint64_t(2 * n_tok * d) * sizeof(float);
+    note(meter::Op::Down, layer, t0, down_traffic);
   }
 
   // Final norm and output projection only for the entries that asked for logits.
+  t0 = clock();
   int64_t n_out = 0;
   for (int64_t t = 0; t < n_tok; ++t) {
     if (!batch[size_t(t)].logits) continue;
@@ -223,9 +296,12 @@ std::span<const float> Engine::forward(std::span<const BatchToken> batch) {
     ++n_out;
   }
   if (n_out == 0) return {};
+  note(meter::Op::OutputNorm, -1, t0, elementwise_traffic(n_out * d, n_out * d, uint64_t(d) * sizeof(float)));
+  t0 = clock();
   const kernels::Matrix* out[] = {&model_.output};
   float* out_y[] = {s.logits.data()};
   matmuls(out, s.xn.data(), d, n_out, out_y);
+  note(meter::Op::Output, -1, t0, matmul_traffic({&model_.output}, n_out));
   return {s.logits.data(), size_t(n_out * c.n_vocab)};
 }
 

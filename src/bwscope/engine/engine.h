@@ -10,6 +10,7 @@
 
 #include "bwscope/engine/kv_cache.h"
 #include "bwscope/kernels/ops.h"
+#include "bwscope/meter/ledger.h"
 #include "bwscope/model/llama_model.h"
 #include "bwscope/runtime/thread_pool.h"
 
@@ -23,6 +24,7 @@ struct EngineOptions {
   int64_t max_batch = 512;        // most tokens one forward() call may carry
   DType kv_type = DType::F16;     // F16 (as llama.cpp) or F32
   const kernels::Ops* ops = nullptr;  // kernel table; nullptr: the best this CPU has
+  meter::Ledger* ledger = nullptr;    // when set, every op appends one record (bytes, times)
 };
 
 struct BatchToken {
@@ -52,6 +54,10 @@ class Engine {
   // Valid until the next call.
   std::span<const float> forward(std::span<const BatchToken> batch);
 
+  // Phase written into ledger records of the following forward() calls.
+  void set_phase(meter::Phase phase) { phase_ = phase; }
+  void set_ledger(meter::Ledger* ledger) { options_.ledger = ledger; }
+
   const LlamaModel& model() const { return model_; }
   const EngineOptions& options() const { return options_; }
   const kernels::Ops& ops() const { return *ops_; }
@@ -67,6 +73,9 @@ class Engine {
   void matmuls(std::span<const kernels::Matrix* const> ws, const float* x, int64_t ldx, int64_t n_tok,
                std::span<float* const> ys);
   void attention(int64_t layer, std::span<const BatchToken> batch);
+  // Appends a ledger record for an op that began at t0 (no-op without a ledger).
+  void note(meter::Op op, int64_t layer, int64_t t0, const meter::Record& bytes);
+  int64_t clock() const { return options_.ledger ? meter::now_ns() : 0; }
 
   const LlamaModel& model_;
   EngineOptions options_;
@@ -75,6 +84,7 @@ class Engine {
   KvCache kv_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<Scratch> s_;
+  meter::Phase phase_ = meter::Phase::Other;
 };
 
 }  // namespace bwscope
