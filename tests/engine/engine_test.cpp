@@ -15,7 +15,7 @@ namespace {
 
 class EngineTest : public ::testing::Test {
  protected:
-  void SetUp() override { model_ = load_llama(testing::write_tiny_model(dir_, DType::F32)); }
+  void SetUp() override { model_ = load_llama(test_support::write_tiny_model(dir_, DType::F32)); }
 
   std::vector<float> prefill_all(Engine& e, const std::vector<int32_t>& tokens, int32_t seq = 0) {
     std::vector<BatchToken> batch;
@@ -48,7 +48,7 @@ class EngineTest : public ::testing::Test {
     return o;
   }
 
-  testing::TempDir dir_;
+  test_support::TempDir dir_;
   LlamaModel model_;
   const std::vector<int32_t> tokens_{5, 300, 17, 42, 511, 0, 99, 128, 7, 64, 250, 3};
 };

@@ -10,8 +10,8 @@ namespace bwscope {
 namespace {
 
 TEST(EngineLedger, RecordsEveryOpOfEveryLayerInOrder) {
-  testing::TempDir dir;
-  LlamaModel model = load_llama(testing::write_tiny_model(dir, DType::Q8_0));
+  test_support::TempDir dir;
+  LlamaModel model = load_llama(test_support::write_tiny_model(dir, DType::Q8_0));
   meter::Ledger ledger(4096, 7);
   EngineOptions o;
   o.n_ctx = 32;
@@ -21,15 +21,18 @@ TEST(EngineLedger, RecordsEveryOpOfEveryLayerInOrder) {
   std::vector<BatchToken> prompt{{1, 0, 0, false}, {2, 1, 0, false}, {3, 2, 0, true}};
   e.forward(prompt);
   const auto recs = ledger.records();
-  // embed + 9 ops per layer + output norm + output
-  ASSERT_EQ(recs.size(), size_t(1 + 9 * model.config.n_layers + 2));
+  // embed + 8 ops per layer (attn_norm, qkv, attention, attn_output, ffn_norm, gate_up, swiglu, down)
+  // + output norm + output
+  ASSERT_EQ(recs.size(), size_t(1 + 8 * model.config.n_layers + 2));
   EXPECT_EQ(recs.front().op, meter::Op::Embed);
   EXPECT_EQ(recs.back().op, meter::Op::Output);
   for (size_t i = 0; i < recs.size(); ++i) {
     EXPECT_EQ(recs[i].instance, 7u);
     EXPECT_EQ(recs[i].phase, meter::Phase::Prefill);
     EXPECT_LE(recs[i].t_begin_ns, recs[i].t_end_ns);
-    if (i) EXPECT_LE(recs[i - 1].t_end_ns, recs[i].t_begin_ns);
+    if (i) {
+      EXPECT_LE(recs[i - 1].t_end_ns, recs[i].t_begin_ns);
+    }
   }
   // Attention of 3 prompt tokens reads 1 + 2 + 3 cached positions and writes 3, per layer.
   const uint64_t pos_bytes = 2 * e.kv_cache().bytes_per_position();
@@ -41,8 +44,8 @@ TEST(EngineLedger, RecordsEveryOpOfEveryLayerInOrder) {
 }
 
 TEST(EngineLedger, DecodeStepWeightBytesEqualTheModelsWeights) {
-  testing::TempDir dir;
-  LlamaModel model = load_llama(testing::write_tiny_model(dir, DType::Q4_0));
+  test_support::TempDir dir;
+  LlamaModel model = load_llama(test_support::write_tiny_model(dir, DType::Q4_0));
   meter::Ledger ledger;
   EngineOptions o;
   o.n_ctx = 32;
@@ -62,8 +65,8 @@ TEST(EngineLedger, DecodeStepWeightBytesEqualTheModelsWeights) {
 }
 
 TEST(EngineLedger, DisabledLedgerRecordsNothing) {
-  testing::TempDir dir;
-  LlamaModel model = load_llama(testing::write_tiny_model(dir, DType::F16));
+  test_support::TempDir dir;
+  LlamaModel model = load_llama(test_support::write_tiny_model(dir, DType::F16));
   meter::Ledger ledger;
   ledger.set_enabled(false);
   EngineOptions o;

@@ -143,8 +143,8 @@ std::vector<int32_t> prompt_tokens(int n, int32_t n_vocab) {
 class ReferenceForward : public ::testing::TestWithParam<DType> {};
 
 TEST_P(ReferenceForward, LogitsMatchFloat64Reference) {
-  testing::TempDir dir;
-  const std::string path = testing::write_tiny_model(dir, GetParam());
+  test_support::TempDir dir;
+  const std::string path = test_support::write_tiny_model(dir, GetParam());
   auto file = std::make_shared<const gguf::File>(gguf::File::open(path));
   LlamaModel model = load_llama(file);
   EngineOptions eo;
@@ -162,7 +162,7 @@ TEST_P(ReferenceForward, LogitsMatchFloat64Reference) {
   const double err = relative_error(logits, want);
   EXPECT_LT(err, 1e-4) << "weights " << dtype_name(GetParam());
   // The comparison must be able to fail: a model with other weights is far off.
-  const std::string other = testing::write_tiny_model(dir, GetParam(), 2);
+  const std::string other = test_support::write_tiny_model(dir, GetParam(), 2);
   auto other_file = gguf::File::open(other);
   EXPECT_GT(relative_error(logits, RefModel(other_file).forward(tokens)), 1e-2);
 }

@@ -14,7 +14,7 @@ namespace bwscope {
 namespace {
 
 // Copies a synthetic tiny model, letting the test drop or replace metadata and tensors.
-std::string rewrite(const testing::TempDir& dir, const std::string& src, const std::string& name,
+std::string rewrite(const test_support::TempDir& dir, const std::string& src, const std::string& name,
                     const std::function<bool(const std::string& key)>& keep_key,
                     const std::function<bool(const gguf::Tensor& t, gguf::Writer& w)>& tensor_hook) {
   auto in = std::make_shared<const gguf::File>(gguf::File::open(src));
@@ -39,8 +39,8 @@ std::string error_of(const std::string& path) {
 
 class LlamaModelTest : public ::testing::Test {
  protected:
-  void SetUp() override { tiny_ = testing::write_tiny_model(dir_, DType::F32); }
-  testing::TempDir dir_;
+  void SetUp() override { tiny_ = test_support::write_tiny_model(dir_, DType::F32); }
+  test_support::TempDir dir_;
   std::string tiny_;
 };
 

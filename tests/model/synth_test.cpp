@@ -13,10 +13,10 @@ namespace bwscope {
 namespace {
 
 TEST(Synth, SameSeedSameFileOtherSeedOtherWeights) {
-  testing::TempDir dir;
-  auto a = gguf::File::open(testing::write_tiny_model(dir, DType::BF16, 4));
-  auto b = gguf::File::open(testing::write_tiny_model(dir, DType::BF16, 4, "tiny"));  // same name: rewritten
-  auto c = gguf::File::open(testing::write_tiny_model(dir, DType::BF16, 5));
+  test_support::TempDir dir;
+  auto a = gguf::File::open(test_support::write_tiny_model(dir, DType::BF16, 4));
+  auto b = gguf::File::open(test_support::write_tiny_model(dir, DType::BF16, 4, "tiny"));  // same name: rewritten
+  auto c = gguf::File::open(test_support::write_tiny_model(dir, DType::BF16, 5));
   const auto* ta = a.find_tensor("blk.0.ffn_up.weight");
   const auto* tc = c.find_tensor("blk.0.ffn_up.weight");
   ASSERT_TRUE(ta && tc);
@@ -26,8 +26,8 @@ TEST(Synth, SameSeedSameFileOtherSeedOtherWeights) {
 
 TEST(Synth, WeightsAreNeverARepeatedBlock) {
   // Page merging on VMs serves identical pages from cache: no two 4 KiB pages of weights may match.
-  testing::TempDir dir;
-  auto f = gguf::File::open(testing::write_tiny_model(dir, DType::F16));
+  test_support::TempDir dir;
+  auto f = gguf::File::open(test_support::write_tiny_model(dir, DType::F16));
   std::set<std::string> pages;
   size_t n = 0;
   for (const auto& t : f.tensors())
@@ -38,8 +38,8 @@ TEST(Synth, WeightsAreNeverARepeatedBlock) {
 }
 
 TEST(Synth, ValuesAreCenteredAndScaledByFanIn) {
-  testing::TempDir dir;
-  auto f = gguf::File::open(testing::write_tiny_model(dir, DType::F32));
+  test_support::TempDir dir;
+  auto f = gguf::File::open(test_support::write_tiny_model(dir, DType::F32));
   const auto* t = f.find_tensor("blk.0.ffn_down.weight");  // fan-in 160
   const float* w = reinterpret_cast<const float*>(t->bytes.data());
   const size_t n = t->n_elements;
@@ -52,8 +52,8 @@ TEST(Synth, ValuesAreCenteredAndScaledByFanIn) {
 }
 
 TEST(Synth, WritesLlamaCppMetadataTypes) {
-  testing::TempDir dir;
-  auto f = gguf::File::open(testing::write_tiny_model(dir, DType::Q8_0));
+  test_support::TempDir dir;
+  auto f = gguf::File::open(test_support::write_tiny_model(dir, DType::Q8_0));
   EXPECT_EQ(f.find("llama.block_count")->type, gguf::Type::U32);
   EXPECT_EQ(f.find("llama.rope.freq_base")->type, gguf::Type::F32);
   EXPECT_EQ(f.find("general.alignment")->type, gguf::Type::U32);
@@ -65,7 +65,7 @@ TEST(Synth, WritesLlamaCppMetadataTypes) {
 }
 
 TEST(Synth, FillIsIndependentOfThreadCount) {
-  testing::TempDir dir;
+  test_support::TempDir dir;
   SynthOptions o;
   o.config = preset("tiny");
   o.type = DType::Q4_0;

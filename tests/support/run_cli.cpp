@@ -10,7 +10,7 @@
 
 #include "support/temp_dir.h"
 
-namespace bwscope::testing {
+namespace bwscope::test_support {
 namespace {
 
 std::string slurp(const std::string& path) {
@@ -58,4 +58,4 @@ int count_lines(const std::string& s) {
   return n;
 }
 
-}  // namespace bwscope::testing
+}  // namespace bwscope::test_support

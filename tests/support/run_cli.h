@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-namespace bwscope::testing {
+namespace bwscope::test_support {
 
 struct CliResult {
   int exit_code = -1;     // -1 when killed by a signal
@@ -18,4 +18,4 @@ CliResult run_cli(const std::vector<std::string>& args, int timeout_seconds = 12
 // Number of lines in s (a trailing newline does not start a new line).
 int count_lines(const std::string& s);
 
-}  // namespace bwscope::testing
+}  // namespace bwscope::test_support

@@ -2,7 +2,7 @@
 
 #include "bwscope/model/synth.h"
 
-namespace bwscope::testing {
+namespace bwscope::test_support {
 
 std::string write_tiny_model(const TempDir& dir, DType type, uint64_t seed, const std::string& preset_name) {
   SynthOptions o;
@@ -15,4 +15,4 @@ std::string write_tiny_model(const TempDir& dir, DType type, uint64_t seed, cons
   return path;
 }
 
-}  // namespace bwscope::testing
+}  // namespace bwscope::test_support

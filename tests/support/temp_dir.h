@@ -7,7 +7,7 @@
 
 #include "bwscope/base/dtype.h"
 
-namespace bwscope::testing {
+namespace bwscope::test_support {
 
 class TempDir {
  public:
@@ -30,4 +30,4 @@ class TempDir {
 // Writes the tiny preset with `type` weights (byte-level tokenizer, given seed) into dir.
 std::string write_tiny_model(const TempDir& dir, DType type, uint64_t seed = 1, const std::string& preset = "tiny");
 
-}  // namespace bwscope::testing
+}  // namespace bwscope::test_support

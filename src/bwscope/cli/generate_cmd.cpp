@@ -120,7 +120,8 @@ void add_generate(CLI::App& app) {
       if (tok) j["text"] = tok->decode(r.tokens);
       j["prefill"] = {{"tokens", r.n_prompt}, {"seconds", r.prefill_seconds}, {"tokens_per_s", r.prefill_tokens_per_s()}};
       j["decode"] = {{"tokens", r.n_decode_steps}, {"seconds", r.decode_seconds}, {"tokens_per_s", r.decode_tokens_per_s()}};
-      fmt::print("{}\n", j.dump(2));
+      // Generated text need not be valid UTF-8 (byte tokens): invalid bytes become U+FFFD.
+      fmt::print("{}\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
       return;
     }
     fmt::print("\n\nprefill: {} tokens in {:.3f} s ({:.2f} tokens/s)\n", r.n_prompt, r.prefill_seconds, r.prefill_tokens_per_s());

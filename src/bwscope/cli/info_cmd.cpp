@@ -33,7 +33,7 @@ void add_info(CLI::App& app) {
   struct Options {
     std::string model;
     bool json = false, tensors = false;
-    int64_t instances = 2, ctx = 4096, batch = 512;
+    int64_t instances = 2, ctx = 0, batch = 512;
     std::string kv_type = "f16";
   };
   auto o = std::make_shared<Options>();
@@ -42,7 +42,7 @@ void add_info(CLI::App& app) {
   sub->add_flag("--json", o->json, "print one JSON object");
   sub->add_flag("--tensors", o->tensors, "list every tensor (text output)");
   sub->add_option("--instances,-N", o->instances, "instances to size the memory for")->capture_default_str()->check(CLI::Range(1, 1024));
-  sub->add_option("--ctx,-c", o->ctx, "context (tokens) per instance")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--ctx,-c", o->ctx, "context (tokens) per instance; 0: the model's, at most 4096")->capture_default_str()->check(CLI::NonNegativeNumber);
   sub->add_option("--batch,-b", o->batch, "tokens per forward pass (activation buffers)")->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--kv-type", o->kv_type, "KV cache type: f16 or f32")->capture_default_str();
   sub->callback([o] {
@@ -56,7 +56,7 @@ void add_info(CLI::App& app) {
       by_type[std::string(dtype_name(t.type))] += t.n_bytes;
     }
     EngineOptions eo;
-    eo.n_ctx = o->ctx;
+    eo.n_ctx = o->ctx > 0 ? o->ctx : std::min<int64_t>(c.n_ctx_train, 4096);
     eo.max_batch = o->batch;
     eo.kv_type = parse_type_flag("--kv-type", o->kv_type);
     const EngineMemory mem = engine_memory(c, eo);
@@ -91,7 +91,7 @@ void add_info(CLI::App& app) {
       auto& tensors = j["tensors"] = nlohmann::ordered_json::array();
       for (const auto& t : file->tensors())
         tensors.push_back({{"name", t.name}, {"type", dtype_name(t.type)}, {"shape", t.ne}, {"bytes", t.n_bytes}, {"offset", t.offset}});
-      j["memory"] = {{"instances", n}, {"ctx", o->ctx}, {"batch", o->batch}, {"kv_type", o->kv_type},
+      j["memory"] = {{"instances", n}, {"ctx", eo.n_ctx}, {"batch", o->batch}, {"kv_type", o->kv_type},
                      {"weights_bytes", tensor_bytes}, {"kv_bytes_per_instance", mem.kv_bytes},
                      {"activation_bytes_per_instance", mem.scratch_bytes},
                      {"total_bytes_shared_weights", shared_total}, {"total_bytes_private_weights", private_total}};
@@ -116,7 +116,7 @@ void add_info(CLI::App& app) {
       for (const auto& t : file->tensors())
         fmt::print("    {:<28} {:<6} {:>20} {:>12} bytes\n", t.name, dtype_name(t.type), shape_text(t.ne), t.n_bytes);
     }
-    fmt::print("  memory for {} instance(s), context {}, batch {}, {} KV cache:\n", n, o->ctx, o->batch, o->kv_type);
+    fmt::print("  memory for {} instance(s), context {}, batch {}, {} KV cache:\n", n, eo.n_ctx, o->batch, o->kv_type);
     fmt::print("    weights {:.3f} GB, KV cache {:.3f} GB and activations {:.3f} GB per instance\n",
                double(tensor_bytes) / 1e9, double(mem.kv_bytes) / 1e9, double(mem.scratch_bytes) / 1e9);
     fmt::print("    total {:.3f} GB with shared weights, {:.3f} GB with private copies\n", double(shared_total) / 1e9,

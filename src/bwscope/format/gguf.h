@@ -146,6 +146,9 @@ class Writer {
     uint64_t n_bytes;
     Fill fill;
   };
+  struct Layout;
+  Layout layout() const;
+
   uint64_t alignment_;
   std::vector<std::pair<std::string, Value>> metadata_;
   std::vector<PendingTensor> tensors_;

@@ -28,7 +28,7 @@ void fill_random(std::span<uint8_t> dst, DType type, int64_t cols, int64_t rows,
                  float scale, int threads) {
   const size_t row_size = size_t(*row_bytes(type, uint64_t(cols)));
   auto work = [&](int64_t r0, int64_t r1) {
-    std::vector<float> row(size_t(cols));
+    std::vector<float> row(static_cast<size_t>(cols));
     for (int64_t r = r0; r < r1; ++r) {
       for (int64_t c = 0; c < cols; ++c) row[size_t(c)] = center + scale * synth_uniform(key, uint64_t(r * cols + c));
       kernels::quantize_row(type, row.data(), dst.data() + size_t(r) * row_size, cols);

@@ -1,0 +1,108 @@
+// Float-weight matrix products (F32, F16, BF16 widened to f32) × F32 activations on AVX2.
+// A tile of R rows × T tokens keeps R·T vector accumulators (16 ymm registers: 4×1 for
+// decode, 2×3 for several tokens) and reduces them once at the end.
+#include "bwscope/kernels/avx2/avx2_internal.h"
+
+namespace bwscope::kernels::avx2 {
+namespace {
+
+struct F32Weights {
+  static __m256 load(const uint8_t* row, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i); }
+  static __m256 load_part(const uint8_t* row, int64_t i, int64_t n) {
+    return _mm256_maskload_ps(reinterpret_cast<const float*>(row) + i, first_lanes8(n));
+  }
+};
+// 16-bit weights: the last partial step goes through a zero-padded copy (no 16-bit masked loads).
+inline __m128i load_part16(const uint8_t* row, int64_t i, int64_t n) {
+  alignas(16) uint16_t tmp[8] = {};
+  std::memcpy(tmp, row + 2 * i, size_t(n & 7) * 2);  // 0 < n < 8
+  return _mm_load_si128(reinterpret_cast<const __m128i*>(tmp));
+}
+struct F16Weights {
+  static __m256 load(const uint8_t* row, int64_t i) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
+  }
+  static __m256 load_part(const uint8_t* row, int64_t i, int64_t n) { return _mm256_cvtph_ps(load_part16(row, i, n)); }
+};
+struct BF16Weights {  // bf16 is the upper half of an f32
+  static __m256 widen(__m128i h) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)); }
+  static __m256 load(const uint8_t* row, int64_t i) { return widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i))); }
+  static __m256 load_part(const uint8_t* row, int64_t i, int64_t n) { return widen(load_part16(row, i, n)); }
+};
+
+template <class K, int R, int T>
+void tile(const uint8_t* w, size_t w_stride, int64_t cols, const uint8_t* x, size_t x_stride, float* y, int64_t ldy) {
+  __m256 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= cols; i += 8) {
+    __m256 wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = K::load(w + r * w_stride, i);
+    for (int t = 0; t < T; ++t) {
+      const __m256 xv = F32Weights::load(x + t * x_stride, i);
+      for (int r = 0; r < R; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+    }
+  }
+  if (i < cols) {
+    const int64_t n = cols - i;
+    __m256 wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = K::load_part(w + r * w_stride, i, n);
+    for (int t = 0; t < T; ++t) {
+      const __m256 xv = F32Weights::load_part(x + t * x_stride, i, n);
+      for (int r = 0; r < R; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+    }
+  }
+  for (int t = 0; t < T; ++t)
+    for (int r = 0; r < R; ++r) y[t * ldy + r] = hsum(acc[r][t]);
+}
+
+using TileFn = void (*)(const uint8_t*, size_t, int64_t, const uint8_t*, size_t, float*, int64_t);
+
+template <class K>
+TileFn pick(int64_t nr, int64_t nt) {
+  if (nt == 1) {
+    switch (nr) {
+      case 1: return &tile<K, 1, 1>;
+      case 2: return &tile<K, 2, 1>;
+      case 3: return &tile<K, 3, 1>;
+      default: return &tile<K, 4, 1>;
+    }
+  }
+  if (nr == 1) return nt == 2 ? &tile<K, 1, 2> : &tile<K, 1, 3>;
+  return nt == 2 ? &tile<K, 2, 2> : &tile<K, 2, 3>;
+}
+
+template <class K>
+void run(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y, int64_t ldy, int64_t row0,
+         int64_t row1) {
+  const int64_t rows_per_tile = n_tok == 1 ? 4 : 2, toks_per_tile = 3;
+  const int64_t block = act_stride ? int64_t((256 << 10) / act_stride) / toks_per_tile * toks_per_tile : n_tok;
+  const int64_t tok_block = block < toks_per_tile ? toks_per_tile : block;
+  for (int64_t t0 = 0; t0 < n_tok; t0 += tok_block) {
+    const int64_t t1 = min64(n_tok, t0 + tok_block);
+    for (int64_t r = row0; r < row1; r += rows_per_tile) {
+      const int64_t nr = min64(rows_per_tile, row1 - r);
+      for (int64_t t = t0; t < t1; t += toks_per_tile) {
+        const int64_t nt = min64(toks_per_tile, t1 - t);
+        pick<K>(nr, nt)(w.data + r * w.row_bytes, w.row_bytes, w.cols, act + t * act_stride, act_stride, y + t * ldy + r, ldy);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void matmul_float(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y, int64_t ldy,
+                  int64_t row0, int64_t row1) {
+  switch (w.type) {
+    case DType::F32:
+      return run<F32Weights>(w, act, act_stride, n_tok, y, ldy, row0, row1);
+    case DType::F16:
+      return run<F16Weights>(w, act, act_stride, n_tok, y, ldy, row0, row1);
+    default:
+      return run<BF16Weights>(w, act, act_stride, n_tok, y, ldy, row0, row1);
+  }
+}
+
+}  // namespace bwscope::kernels::avx2

@@ -1,0 +1,169 @@
+// Float-weight matrix products for many tokens (prefill) on AVX-512.
+//
+// Panels of 32 rows × kChunk columns are repacked (per thread, reused for every token) so a
+// 64-byte vector holds one column of 16 rows: F32 and F16 weights as f32 (F16 converted once
+// here, not once per token), BF16 weights as bf16 column pairs for vdpbf16ps. A tile of 32
+// rows × kToks tokens then keeps 2·kToks accumulators whose lanes are rows: each step loads
+// 2 weight vectors and broadcasts one activation per token from memory, with no horizontal
+// sums. Partial sums over column chunks accumulate in y.
+#include <utility>
+
+#include "bwscope/kernels/avx512/avx512_internal.h"
+
+namespace bwscope::kernels::avx512 {
+namespace {
+
+constexpr int kPanelRows = 32;
+constexpr int64_t kChunk = 512;  // columns per packed chunk: 64 KiB of f32 panel
+constexpr int kToks = 12;
+
+// Transposes 16 vectors of 16 32-bit elements in place (r[i][j] -> r[j][i]).
+void transpose16(__m512 r[16]) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {  // u[4i + j], lane L: rows 4i..4i+3 of column 4L + j
+    const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+    const __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+    u[4 * i + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int j = 0; j < 4; ++j) {
+    const __m512 v = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88), v2 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xdd);
+    const __m512 w = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88), w2 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xdd);
+    r[j] = _mm512_shuffle_f32x4(v, w, 0x88);
+    r[8 + j] = _mm512_shuffle_f32x4(v, w, 0xdd);
+    r[4 + j] = _mm512_shuffle_f32x4(v2, w2, 0x88);
+    r[12 + j] = _mm512_shuffle_f32x4(v2, w2, 0xdd);
+  }
+}
+
+// Packs rows [0, nv) of a 16-row group (row i at base + i·rb), columns [k0, k0 + n) of the
+// chunk, as 16-element vectors every `step` bytes. Missing rows and columns are 0.
+// For BF16 an "element" is a pair of columns, and k0, n count pairs.
+template <DType W>
+void pack_group(const uint8_t* base, size_t rb, int nv, int64_t k0, int64_t n, uint8_t* out, size_t step) {
+  for (int64_t c = 0; c < n; c += 16) {
+    const __mmask16 m = first_lanes16(n - c);
+    __m512 r[16];
+    for (int i = 0; i < 16; ++i) {
+      if (i >= nv) {
+        r[i] = _mm512_setzero_ps();
+        continue;
+      }
+      const uint8_t* row = base + i * rb;
+      if constexpr (W == DType::F32) r[i] = _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + k0 + c);
+      else if constexpr (W == DType::F16) r[i] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row + 2 * (k0 + c)));
+      else r[i] = _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + k0 + c);  // bf16 pairs as 32-bit words
+    }
+    transpose16(r);
+    for (int j = 0; j < 16 && c + j < n; ++j) _mm512_store_ps(reinterpret_cast<float*>(out + (c + j) * step), r[j]);
+  }
+}
+
+// y[t·ldy + i] (+)= Σ_k panel[k][i] · x_t[k] for rows i < nr, tokens t < T, over one chunk
+// of `n` steps (columns, or column pairs for BF16; `odd_tail`: the last pair has one column).
+template <DType W, int T>
+void tile(const uint8_t* panel, int64_t n, bool odd_tail, const uint8_t* x, size_t x_stride, float* y, int64_t ldy,
+          int64_t nr, bool accumulate) {
+  const __mmask16 m0 = first_lanes16(nr), m1 = nr > 16 ? first_lanes16(nr - 16) : 0;
+  __m512 acc0[T], acc1[T];
+  for (int t = 0; t < T; ++t) {
+    acc0[t] = accumulate ? _mm512_maskz_loadu_ps(m0, y + t * ldy) : _mm512_setzero_ps();
+    acc1[t] = accumulate ? _mm512_maskz_loadu_ps(m1, y + t * ldy + 16) : _mm512_setzero_ps();
+  }
+  if constexpr (W == DType::BF16) {
+    auto step = [&](int64_t k, auto load_pair) {
+      const __m512i w0 = _mm512_load_si512(panel + 128 * k), w1 = _mm512_load_si512(panel + 128 * k + 64);
+      for (int t = 0; t < T; ++t) {
+        const __m512i b = _mm512_set1_epi32(load_pair(x + t * x_stride + 4 * k));
+        acc0[t] = _mm512_dpbf16_ps(acc0[t], (__m512bh)w0, (__m512bh)b);
+        acc1[t] = _mm512_dpbf16_ps(acc1[t], (__m512bh)w1, (__m512bh)b);
+      }
+    };
+    const int64_t full = odd_tail ? n - 1 : n;
+    for (int64_t k = 0; k < full; ++k) step(k, [](const uint8_t* p) { return load_i32(p); });
+    if (odd_tail) step(full, [](const uint8_t* p) { return int32_t(load_u16(p)); });  // never read past the row
+  } else {
+    for (int64_t k = 0; k < n; ++k) {
+      const __m512 w0 = _mm512_load_ps(panel + 128 * k), w1 = _mm512_load_ps(panel + 128 * k + 64);
+      for (int t = 0; t < T; ++t) {
+        const __m512 b = _mm512_set1_ps(reinterpret_cast<const float*>(x + t * x_stride)[k]);
+        acc0[t] = _mm512_fmadd_ps(w0, b, acc0[t]);
+        acc1[t] = _mm512_fmadd_ps(w1, b, acc1[t]);
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    _mm512_mask_storeu_ps(y + t * ldy, m0, acc0[t]);
+    _mm512_mask_storeu_ps(y + t * ldy + 16, m1, acc1[t]);
+  }
+}
+
+using TileFn = void (*)(const uint8_t*, int64_t, bool, const uint8_t*, size_t, float*, int64_t, int64_t, bool);
+template <DType W, int... Ts>
+TileFn pick_from(int64_t nt, std::integer_sequence<int, Ts...>) {
+  TileFn fn = nullptr;
+  ((nt == Ts + 1 ? (fn = &tile<W, Ts + 1>, 0) : 0), ...);
+  return fn;
+}
+
+template <DType W>
+void run(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y, int64_t ldy, int64_t row0,
+         int64_t row1) {
+  constexpr bool kPairs = W == DType::BF16;  // a step is a column (f32) or a column pair (bf16): 4 bytes
+  const int64_t steps = kPairs ? (w.cols + 1) / 2 : w.cols;
+  const int64_t chunk = kPairs ? kChunk / 2 : kChunk;
+  uint8_t* panel = scratch(2, size_t(chunk) * 128);
+  for (int64_t r = row0; r < row1; r += kPanelRows) {
+    const int64_t nr = min64(kPanelRows, row1 - r);
+    for (int64_t k0 = 0; k0 < steps; k0 += chunk) {
+      const int64_t n = min64(chunk, steps - k0);
+      for (int g = 0; g < 2; ++g) {
+        const int nv = int(min64(16, nr - 16 * g));
+        if (nv <= 0) break;
+        const uint8_t* base = w.data + (r + 16 * g) * w.row_bytes;
+        if constexpr (kPairs) {
+          // pairs as 32-bit words; an odd last column is padded by masking its missing half
+          if (w.cols % 2 == 0 || k0 + n < steps) {
+            pack_group<W>(base, w.row_bytes, nv, k0, n, panel + 64 * g, 128);
+          } else {
+            pack_group<W>(base, w.row_bytes, nv, k0, n - 1, panel + 64 * g, 128);
+            __m512i last = _mm512_setzero_si512();
+            for (int i = 0; i < nv; ++i)
+              last = _mm512_mask_set1_epi32(last, __mmask16(1u << i), load_u16(base + i * w.row_bytes + 2 * (w.cols - 1)));
+            _mm512_store_si512(panel + (n - 1) * 128 + 64 * g, last);
+          }
+        } else {
+          pack_group<W>(base, w.row_bytes, nv, k0, n, panel + 64 * g, 128);
+        }
+      }
+      const bool odd_tail = kPairs && w.cols % 2 == 1 && k0 + n == steps;
+      for (int64_t t = 0; t < n_tok; t += kToks) {
+        const int64_t nt = min64(kToks, n_tok - t);
+        pick_from<W>(nt, std::make_integer_sequence<int, kToks>{})(panel, n, odd_tail, act + t * act_stride + k0 * 4,
+                                                                   act_stride, y + t * ldy + r, ldy, nr, k0 > 0);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void float_gemm(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y, int64_t ldy,
+                int64_t row0, int64_t row1) {
+  switch (w.type) {
+    case DType::F32:
+      return run<DType::F32>(w, act, act_stride, n_tok, y, ldy, row0, row1);
+    case DType::F16:
+      return run<DType::F16>(w, act, act_stride, n_tok, y, ldy, row0, row1);
+    default:
+      return run<DType::BF16>(w, act, act_stride, n_tok, y, ldy, row0, row1);
+  }
+}
+
+}  // namespace bwscope::kernels::avx512

@@ -1,0 +1,177 @@
+// matmul and prepare_act of every SIMD table against the definitions: the dot product of the
+// stored weights with the prepared activations (exact, in double), on awkward sizes.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <thread>
+
+#include "kernels/kernel_test_util.h"
+
+namespace bwscope::kernels {
+namespace {
+
+using ktest::exact_dot;
+using ktest::random_floats;
+using ktest::random_matrix;
+using ktest::stored_row_bytes;
+
+constexpr float kSentinel = 12345.0f;
+
+bool is_quant(DType t) { return t == DType::Q8_0 || t == DType::Q4_0; }
+std::vector<int64_t> cols_for(DType t) {
+  if (is_quant(t)) return {32, 64, 96, 4064, 4096 + 32};
+  return {1, 7, 31, 33, 2048, 4095};
+}
+
+// Activations for `type` as table `ops` prepares them, rows act_stride bytes apart (not a
+// multiple of 64, so no kernel may assume aligned activations), plus their float values.
+struct Activations {
+  std::vector<uint8_t> bytes;
+  size_t stride = 0;
+  std::vector<float> values;  // n_tok × cols
+};
+Activations prepare(const Ops& ops, DType type, const std::vector<float>& x, int64_t ldx, int64_t n_tok, int64_t cols) {
+  Activations a;
+  const DType at = ops.act_type(type);
+  a.stride = stored_row_bytes(at, cols) + 24;
+  a.bytes.assign(a.stride * size_t(n_tok), 0xcd);
+  ops.prepare_act(type, x.data(), ldx, n_tok, cols, a.bytes.data(), a.stride);
+  a.values.resize(size_t(n_tok * cols));
+  for (int64_t t = 0; t < n_tok; ++t) dequantize_row(at, a.bytes.data() + t * a.stride, a.values.data() + t * cols, cols);
+  return a;
+}
+
+class KernelMatmul : public ::testing::TestWithParam<std::tuple<std::string, DType>> {};
+
+TEST_P(KernelMatmul, EqualsExactDotOfStoredWeightsAndPreparedActivations) {
+  const auto& [isa, type] = GetParam();
+  BWSCOPE_TABLE_OR_SKIP(ops, isa);
+  uint32_t seed = 1;
+  for (int64_t cols : cols_for(type))
+    for (int64_t rows : {1, 3, 5, 17, 64})
+      for (int64_t n_tok : {1, 2, 3, 5, 8, 13}) {
+        SCOPED_TRACE(testing::Message() << "cols " << cols << " rows " << rows << " n_tok " << n_tok);
+        const auto w = random_matrix(type, rows, cols, ++seed);
+        const int64_t ldx = cols + 3, ldy = rows + 5;
+        const auto x = random_floats(size_t(n_tok * ldx), ++seed);
+        const Activations a = prepare(*ops, type, x, ldx, n_tok, cols);
+        const int64_t row0 = rows / 3, row1 = rows > 4 ? rows - 1 : rows;  // a range not starting at 0
+        std::vector<float> y(size_t(n_tok * ldy), kSentinel);
+        ops->matmul(w.m, a.bytes.data(), a.stride, n_tok, y.data(), ldy, row0, row1);
+        int bad = 0;
+        for (int64_t t = 0; t < n_tok; ++t)
+          for (int64_t r = 0; r < ldy; ++r) {
+            const float got = y[size_t(t * ldy + r)];
+            if (r < row0 || r >= row1) {
+              if (got != kSentinel && ++bad < 5) ADD_FAILURE() << "wrote outside its rows: t " << t << " r " << r;
+              continue;
+            }
+            const auto ref = exact_dot(w.values.data() + r * cols, a.values.data() + t * cols, cols);
+            // float accumulation error, relative to the sum of |products|
+            if (std::fabs(got - ref.value) > 2e-5 * ref.abs + 1e-30 && ++bad < 5)
+              ADD_FAILURE() << "t " << t << " r " << r << ": got " << got << " want " << ref.value << " (Σ|w·x| " << ref.abs << ")";
+          }
+        ASSERT_EQ(bad, 0);
+      }
+}
+
+// Two threads on disjoint row ranges (as the engine's pool runs it) give what one call gives:
+// the kernels' scratch is per thread.
+TEST_P(KernelMatmul, TwoThreadsOnDisjointRowsAgreeWithOneCall) {
+  const auto& [isa, type] = GetParam();
+  BWSCOPE_TABLE_OR_SKIP(ops, isa);
+  const int64_t rows = 96, cols = is_quant(type) ? 2048 : 2047;
+  for (int64_t n_tok : {1, 7, 40}) {
+    SCOPED_TRACE(testing::Message() << "n_tok " << n_tok);
+    const auto w = random_matrix(type, rows, cols, 7);
+    const auto x = random_floats(size_t(n_tok * cols), 8);
+    const Activations a = prepare(*ops, type, x, cols, n_tok, cols);
+    std::vector<float> one(size_t(n_tok * rows)), two(size_t(n_tok * rows));
+    ops->matmul(w.m, a.bytes.data(), a.stride, n_tok, one.data(), rows, 0, rows);
+    for (int rep = 0; rep < 3; ++rep) {
+      std::thread other([&] { ops->matmul(w.m, a.bytes.data(), a.stride, n_tok, two.data(), rows, 48, rows); });
+      ops->matmul(w.m, a.bytes.data(), a.stride, n_tok, two.data(), rows, 0, 48);
+      other.join();
+      ASSERT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * sizeof(float)));
+    }
+  }
+}
+
+// Against the float inputs before preparation, matmul is within the error the activation
+// format allows: F32 none, BF16 2^-9 relative per element, Q8_0 d/2 + fp16 rounding of d
+// per element (d = block amax / 127). The scalar table is held to the same bound.
+TEST_P(KernelMatmul, StaysWithinActivationFormatErrorOfFloatInputs) {
+  const auto& [isa, type] = GetParam();
+  BWSCOPE_TABLE_OR_SKIP(ops, isa);
+  for (const Ops* table : {&scalar_ops(), ops}) {
+    for (int64_t cols : {is_quant(type) ? int64_t(32) : int64_t(33), int64_t(4096)})
+      for (int64_t n_tok : {1, 8}) {
+        SCOPED_TRACE(testing::Message() << table->isa << " cols " << cols << " n_tok " << n_tok);
+        const int64_t rows = 17;
+        const auto w = random_matrix(type, rows, cols, 11);
+        const auto x = random_floats(size_t(n_tok * cols), 12);
+        const Activations a = prepare(*table, type, x, cols, n_tok, cols);
+        std::vector<float> y(size_t(n_tok * rows));
+        table->matmul(w.m, a.bytes.data(), a.stride, n_tok, y.data(), rows, 0, rows);
+        const DType at = table->act_type(type);
+        for (int64_t t = 0; t < n_tok; ++t)
+          for (int64_t r = 0; r < rows; ++r) {
+            const float* wr = w.values.data() + r * cols;
+            const float* xt = x.data() + t * cols;
+            const auto ref = exact_dot(wr, xt, cols);
+            double bound = 2e-5 * ref.abs;
+            if (at == DType::BF16) bound += std::ldexp(1.0, -9) * ref.abs;
+            if (at == DType::Q8_0)
+              for (int64_t b = 0; b < cols; b += 32) {
+                double amax = 0, wsum = 0;
+                for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(double(xt[b + j]))), wsum += std::fabs(double(wr[b + j]));
+                bound += wsum * amax * (1.0 / 254 + 1.0 / 2048);
+              }
+            ASSERT_LE(std::fabs(y[size_t(t * rows + r)] - ref.value), bound) << "t " << t << " r " << r;
+          }
+      }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, KernelMatmul,
+                         ::testing::Combine(::testing::ValuesIn(ktest::simd_isas()),
+                                            ::testing::Values(DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0)),
+                         [](const auto& info) {
+                           return std::get<0>(info.param) + "_" + std::string(dtype_name(std::get<1>(info.param)));
+                         });
+
+class KernelPrepareAct : public ::testing::TestWithParam<std::string> {};
+
+// Q8_0 and F32 activations are byte for byte the reference's; BF16 ones (AVX-512) are
+// f32_to_bf16 of every element.
+TEST_P(KernelPrepareAct, MatchesReferenceConversionByteForByte) {
+  BWSCOPE_TABLE_OR_SKIP(ops, GetParam());
+  for (DType w : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0})
+    for (int64_t cols : is_quant(w) ? std::vector<int64_t>{32, 96, 4128} : std::vector<int64_t>{1, 17, 33, 4095}) {
+      SCOPED_TRACE(testing::Message() << dtype_name(w) << " cols " << cols);
+      const int64_t n_tok = 3, ldx = cols + 1;
+      auto x = random_floats(size_t(n_tok * ldx), uint32_t(cols), 1e-3f, 50.0f);
+      const DType at = ops->act_type(w);
+      if (at == DType::Q8_0) {  // d = 1: 2.5 and -2.5 are ties, rounded away from zero
+        x[0] = 127.0f, x[1] = 2.5f, x[2] = -2.5f, x[3] = 0.5f;
+      } else if (cols >= 9) {  // NaN, inf, a subnormal, and bf16 ties to even (down, then up)
+        x[4] = std::nanf(""), x[5] = -INFINITY, x[6] = 1e-40f, x[7] = bits_f32(0x3f808000u), x[8] = bits_f32(0x3f818000u);
+      }
+      const size_t rb = stored_row_bytes(at, cols), stride = rb + 8;
+      std::vector<uint8_t> got(stride * n_tok, 0), want(stride * n_tok, 0);
+      ops->prepare_act(w, x.data(), ldx, n_tok, cols, got.data(), stride);
+      for (int64_t t = 0; t < n_tok; ++t) quantize_row(at, x.data() + t * ldx, want.data() + t * stride, cols);
+      if (at != DType::BF16) {
+        EXPECT_EQ(at, scalar_ops().act_type(w));
+      }
+      for (int64_t t = 0; t < n_tok; ++t) {
+        ASSERT_EQ(0, std::memcmp(got.data() + t * stride, want.data() + t * stride, rb)) << "token " << t;
+      }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, KernelPrepareAct, ::testing::ValuesIn(ktest::simd_isas()),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace bwscope::kernels
