@@ -55,7 +55,7 @@ class TokenizerJson : public ::testing::Test {
       EXPECT_NE(what.find(path), std::string::npos) << "the message should name the file: " << what;
     }
   }
-  testing::TempDir dir_;
+  test_support::TempDir dir_;
 };
 
 TEST_F(TokenizerJson, ReadsVocabMergesAddedTokensAndPre) {

@@ -14,7 +14,7 @@ namespace bwscope::kernels::avx512 {
 namespace {
 
 constexpr int kPanelRows = 32;
-constexpr int64_t kChunk = 512;  // columns per packed chunk: 64 KiB of f32 panel
+constexpr int64_t kChunk = 512;  // steps (columns, or column pairs for BF16) per packed chunk
 constexpr int kToks = 12;
 
 // Transposes 16 vectors of 16 32-bit elements in place (r[i][j] -> r[j][i]).
@@ -72,9 +72,13 @@ void tile(const uint8_t* panel, int64_t n, bool odd_tail, const uint8_t* x, size
           int64_t nr, bool accumulate) {
   const __mmask16 m0 = first_lanes16(nr), m1 = nr > 16 ? first_lanes16(nr - 16) : 0;
   __m512 acc0[T], acc1[T];
-  for (int t = 0; t < T; ++t) {
-    acc0[t] = accumulate ? _mm512_maskz_loadu_ps(m0, y + t * ldy) : _mm512_setzero_ps();
-    acc1[t] = accumulate ? _mm512_maskz_loadu_ps(m1, y + t * ldy + 16) : _mm512_setzero_ps();
+  if (accumulate) {
+    for (int t = 0; t < T; ++t) {
+      acc0[t] = _mm512_maskz_loadu_ps(m0, y + t * ldy);
+      acc1[t] = _mm512_maskz_loadu_ps(m1, y + t * ldy + 16);
+    }
+  } else {
+    for (int t = 0; t < T; ++t) acc0[t] = acc1[t] = _mm512_setzero_ps();
   }
   if constexpr (W == DType::BF16) {
     auto step = [&](int64_t k, auto load_pair) {
@@ -117,36 +121,46 @@ void run(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, 
          int64_t row1) {
   constexpr bool kPairs = W == DType::BF16;  // a step is a column (f32) or a column pair (bf16): 4 bytes
   const int64_t steps = kPairs ? (w.cols + 1) / 2 : w.cols;
-  const int64_t chunk = kPairs ? kChunk / 2 : kChunk;
+  const int64_t chunk = kChunk;  // 64 KiB of panel either way
   uint8_t* panel = scratch(2, size_t(chunk) * 128);
-  for (int64_t r = row0; r < row1; r += kPanelRows) {
-    const int64_t nr = min64(kPanelRows, row1 - r);
-    for (int64_t k0 = 0; k0 < steps; k0 += chunk) {
-      const int64_t n = min64(chunk, steps - k0);
+  const size_t xs_stride = size_t(chunk) * 4 + 64;
+  uint8_t* xs = scratch(3, xs_stride * size_t(n_tok));
+  // Column chunks outermost, so each chunk of the activations is copied once per call.
+  for (int64_t k0 = 0; k0 < steps; k0 += chunk) {
+    const int64_t n = min64(chunk, steps - k0);
+    const bool odd_tail = kPairs && w.cols % 2 == 1 && k0 + n == steps;
+    // Every token's slice of the chunk, rows a padded stride apart: activation rows a multiple
+    // of 4 KiB apart (cols 2048 f32, as the engine lays them out) would all map to the same
+    // L1 sets and evict each other across the tile's kToks streams.
+    const int64_t x_bytes = kPairs ? 2 * (odd_tail ? 2 * n - 1 : 2 * n) : 4 * n;
+    for (int64_t t = 0; t < n_tok; ++t) {
+      const uint8_t* src = act + t * act_stride + k0 * 4;
+      uint8_t* dst = xs + t * xs_stride;
+      for (int64_t i = 0; i < x_bytes; i += 64) {
+        const __mmask64 m = x_bytes - i >= 64 ? ~__mmask64(0) : (__mmask64(1) << (x_bytes - i)) - 1;
+        _mm512_mask_storeu_epi8(dst + i, m, _mm512_maskz_loadu_epi8(m, src + i));
+      }
+    }
+    for (int64_t r = row0; r < row1; r += kPanelRows) {
+      const int64_t nr = min64(kPanelRows, row1 - r);
       for (int g = 0; g < 2; ++g) {
         const int nv = int(min64(16, nr - 16 * g));
         if (nv <= 0) break;
         const uint8_t* base = w.data + (r + 16 * g) * w.row_bytes;
-        if constexpr (kPairs) {
-          // pairs as 32-bit words; an odd last column is padded by masking its missing half
-          if (w.cols % 2 == 0 || k0 + n < steps) {
-            pack_group<W>(base, w.row_bytes, nv, k0, n, panel + 64 * g, 128);
-          } else {
-            pack_group<W>(base, w.row_bytes, nv, k0, n - 1, panel + 64 * g, 128);
-            __m512i last = _mm512_setzero_si512();
-            for (int i = 0; i < nv; ++i)
-              last = _mm512_mask_set1_epi32(last, __mmask16(1u << i), load_u16(base + i * w.row_bytes + 2 * (w.cols - 1)));
-            _mm512_store_si512(panel + (n - 1) * 128 + 64 * g, last);
-          }
+        if (kPairs && odd_tail) {  // the odd last column: its pair's missing half is 0
+          pack_group<W>(base, w.row_bytes, nv, k0, n - 1, panel + 64 * g, 128);
+          __m512i last = _mm512_setzero_si512();
+          for (int i = 0; i < nv; ++i)
+            last = _mm512_mask_set1_epi32(last, __mmask16(1u << i), load_u16(base + i * w.row_bytes + 2 * (w.cols - 1)));
+          _mm512_store_si512(panel + (n - 1) * 128 + 64 * g, last);
         } else {
           pack_group<W>(base, w.row_bytes, nv, k0, n, panel + 64 * g, 128);
         }
       }
-      const bool odd_tail = kPairs && w.cols % 2 == 1 && k0 + n == steps;
       for (int64_t t = 0; t < n_tok; t += kToks) {
         const int64_t nt = min64(kToks, n_tok - t);
-        pick_from<W>(nt, std::make_integer_sequence<int, kToks>{})(panel, n, odd_tail, act + t * act_stride + k0 * 4,
-                                                                   act_stride, y + t * ldy + r, ldy, nr, k0 > 0);
+        pick_from<W>(nt, std::make_integer_sequence<int, kToks>{})(panel, n, odd_tail, xs + t * xs_stride, xs_stride,
+                                                                   y + t * ldy + r, ldy, nr, k0 > 0);
       }
     }
   }
