@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   bwscope::cli::add_generate(app);
   bwscope::cli::add_quantize(app);
   bwscope::cli::add_bench(app);
+  bwscope::cli::add_probe(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

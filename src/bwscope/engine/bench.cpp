@@ -56,6 +56,8 @@ BenchResult run_bench(Engine& engine, const BenchOptions& o) {
   std::vector<BatchToken> batch;
   for (int64_t rep = -1; rep < o.reps; ++rep) {  // rep -1 warms up caches, pages and threads
     if (o.n_prompt > 0) {
+      engine.set_phase(meter::Phase::Prefill);
+      const int64_t span0 = meter::now_ns();
       const double t0 = monotonic_seconds();
       for (int64_t start = 0; start < o.n_prompt; start += engine.options().max_batch) {
         batch.clear();
@@ -64,8 +66,11 @@ BenchResult run_bench(Engine& engine, const BenchOptions& o) {
         engine.forward(batch);
       }
       if (rep >= 0) r.prefill_tokens_per_s.values.push_back(double(o.n_prompt) / (monotonic_seconds() - t0));
+      if (rep >= 0) r.prefill_spans.push_back({span0, meter::now_ns()});
     }
     if (o.n_gen > 0) {
+      engine.set_phase(meter::Phase::Decode);
+      const int64_t span0 = meter::now_ns();
       const double t0 = monotonic_seconds();
       for (int64_t step = 0; step < o.n_gen; ++step) {
         batch.clear();
@@ -73,8 +78,10 @@ BenchResult run_bench(Engine& engine, const BenchOptions& o) {
         engine.forward(batch);
       }
       if (rep >= 0) r.decode_tokens_per_s.values.push_back(double(o.n_gen * n_seq) / (monotonic_seconds() - t0));
+      if (rep >= 0) r.decode_spans.push_back({span0, meter::now_ns()});
     }
   }
+  engine.set_phase(meter::Phase::Other);
   r.traffic = decode_traffic(engine, n_seq, 0, o.n_gen);
   return r;
 }

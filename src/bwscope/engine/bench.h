@@ -41,6 +41,12 @@ struct BenchResult {
   Samples decode_tokens_per_s;   // all sequences together; empty when n_gen == 0
   DecodeTraffic traffic;
   int64_t n_seq = 1;
+  // [start, end) of each measured repetition on the ledger's clock (meter::now_ns), warm-up
+  // excluded, so the meter can pick the ledger records that belong to the figures above.
+  struct RepSpan {
+    int64_t t0_ns = 0, t1_ns = 0;
+  };
+  std::vector<RepSpan> prefill_spans, decode_spans;
   double decode_bytes_per_token() const { return traffic.bytes_per_step() / double(n_seq); }
   // Median decode tokens/s × bytes per token.
   double decode_bandwidth_gbs() const { return decode_tokens_per_s.values.empty() ? 0 : decode_tokens_per_s.median() * decode_bytes_per_token() / 1e9; }

@@ -23,6 +23,7 @@ struct ProbeFigure {
 struct ThreadFigures {
   int threads = 0;
   ProbeFigure read, write, write_nt, copy, triad;
+  std::vector<ProbeFigure> read_by_pattern;  // every read pattern tried (best/median over reps)
 };
 
 struct ComputeFigure {
@@ -39,6 +40,11 @@ struct ProbeResult {
   ThreadFigures all;                       // the figures at N threads (the best over thread counts for read)
   std::vector<ComputeFigure> compute;      // one per weight type the prefill kernels use
   double compute_peak_gflops = 0;          // the best of `compute`
+  std::string isa;                         // the probe kernels' table: "avx512", "avx2", "plain"
+  int reps = 0;
+
+  // The reference for decode: the best read figure over thread counts and patterns.
+  double attainable_read_gbs() const { return all.read.best_gbs; }
 
   nlohmann::json to_json() const;
   static ProbeResult from_json(const nlohmann::json& j);  // throws Error on a malformed object
@@ -49,6 +55,7 @@ struct ProbeOptions {
   size_t buffer_bytes = 0;        // 0: 8 × the last-level cache, at least 256 MiB
   int reps = 5;
   bool compute = true;
+  std::string cache_dir;          // cached_probe's directory; empty: ~/.cache/bwscope
 };
 
 // The full probe (seconds to a minute).
@@ -61,5 +68,21 @@ ProbeResult cached_probe(const ProbeOptions& options, bool reprobe);
 // A short read-only probe (best over patterns, `threads` threads, about `seconds` long) to
 // bracket a run: compare reports the drift between the one before and the one after.
 double quick_read_probe(int threads, double seconds = 0.5);
+
+// The compute probe alone: GFLOP/s of the prefill matmul kernels (kernels::best_ops()) for each
+// weight type they support, on `threads` threads, best of `reps` calls.
+std::vector<ComputeFigure> run_compute_probe(int threads, int reps = 5);
+
+// The device as reports name it.
+struct DeviceInfo {
+  std::string cpu_model;     // /proc/cpuinfo "model name"
+  int cpus = 0;              // online CPUs
+  uint64_t memory_bytes = 0; // physical memory
+};
+DeviceInfo device_info();
+
+// "CPU model; N CPUs; M GiB" of this machine (the cache key), and the cache file for it.
+std::string machine_description();
+std::string probe_cache_path(const std::string& cache_dir);
 
 }  // namespace bwscope::meter
