@@ -66,12 +66,17 @@ done
 
 if [ -x "$peers/llamacpp" ] && [ -n "$model" ]; then
   echo "== llama.cpp decode on the same file, judged against the same probe"
+  # Bracketed like bwscope's own runs: a quick probe (2 repetitions, not cached) before and after.
+  flock "$lock" "$bw" probe --quick --threads "$threads" --json > "$out/before.json"
   lc=$(flock "$lock" "$peers/llamacpp" bench "$model" "$threads" 0 32 3)
-  python3 - "$out/bench3.json" "$lc" <<'PY'
+  flock "$lock" "$bw" probe --quick --threads "$threads" --json > "$out/after.json"
+  python3 - "$out/bench3.json" "$lc" "$out/before.json" "$out/after.json" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1])); lc = json.loads(sys.argv[2])
 tg = lc["tg"]["median_tps"]
-bpt = j["decode"]["bytes_per_token"]; att = j["probe"]["attainable_read_gbs"]
+brackets = [json.load(open(f))["read"]["best_gbs"] for f in sys.argv[3:5]]
+bpt = j["decode"]["bytes_per_token"]; att = max([j["probe"]["read"]["best_gbs"]] + brackets)
+print(f"brackets {brackets[0]:.2f} -> {brackets[1]:.2f} GB/s")
 gbs = bpt * float(tg) / 1e9
 print(f"llama.cpp tg32 {float(tg):.2f} tok/s x {bpt/1e6:.1f} MB/token = {gbs:.2f} GB/s: MBU {100*gbs/att:.1f} % of {att:.2f} GB/s ({lc})")
 PY
