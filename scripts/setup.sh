@@ -36,3 +36,13 @@ if [ ! -f "$tok_dir/tokenizer.json" ]; then
   fi
   rm -rf "$tmp"
 fi
+
+# llama3-tokenizer-js: an independent Llama 3 tokenizer that tests/tokenizer/corpus_test.cpp
+# compares bwscope's ids with.
+node_dir="${XDG_CACHE_HOME:-$HOME/.cache}/bwscope/node"
+if [ ! -f "$node_dir/node_modules/llama3-tokenizer-js/package.json" ]; then
+  mkdir -p "$node_dir"
+  [ -f "$node_dir/package.json" ] || echo '{"private": true}' > "$node_dir/package.json"
+  (cd "$node_dir" && npm install --silent --no-audit --no-fund llama3-tokenizer-js@1.2.0 >/dev/null 2>&1) \
+    || echo "setup: could not install llama3-tokenizer-js from npm; the tokenizer corpus test will be skipped" >&2
+fi

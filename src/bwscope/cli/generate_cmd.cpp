@@ -9,8 +9,10 @@
 
 #include "bwscope/base/error.h"
 #include "bwscope/base/mapped_file.h"
+#include "bwscope/cli/chat_loop.h"
 #include "bwscope/cli/commands.h"
 #include "bwscope/engine/generate.h"
+#include "bwscope/model/chat.h"
 #include "bwscope/model/llama_model.h"
 #include "bwscope/model/tokenizer.h"
 
@@ -38,17 +40,17 @@ std::vector<int32_t> parse_ids(const std::string& text) {
 
 void add_generate(CLI::App& app) {
   struct Options {
-    std::string model, prompt, tokens, dump_logits, kv_type = "f16", isa;
+    std::string model, prompt, tokens, dump_logits, kv_type = "f16", isa, system;
     int64_t n_gen = 32, ctx = 0;
     int threads = default_threads();
     float temperature = 0.0f, top_p = 1.0f;
     int top_k = 0;
     uint64_t seed = 1;
-    bool json = false, ids = false, no_bos = false;
+    bool json = false, ids = false, no_bos = false, chat = false;
   };
   auto o = std::make_shared<Options>();
   CLI::App* sub = app.add_subcommand("generate", "Generate tokens from a prompt and report prefill/decode tokens per second");
-  sub->add_option("model", o->model, "GGUF model (default: the synthetic Llama 3.2 1B Q8_0, made on first use)");
+  sub->add_option("model", o->model, "GGUF model or Hugging Face checkpoint directory (default: the synthetic Llama 3.2 1B Q8_0, made on first use)");
   sub->add_option("--prompt,-p", o->prompt, "prompt text (needs a tokenizer in the model)");
   sub->add_option("--tokens", o->tokens, "prompt as token ids, e.g. 128000,791,4062 (no BOS added)");
   sub->add_option("-n,--n-gen", o->n_gen, "tokens to generate")->capture_default_str()->check(CLI::NonNegativeNumber);
@@ -65,15 +67,36 @@ void add_generate(CLI::App& app) {
   sub->add_flag("--ids", o->ids, "print token ids instead of text");
   sub->add_flag("--no-bos", o->no_bos, "do not add the BOS token before --prompt text");
   sub->add_flag("--json", o->json, "print one JSON object with the ids, text and timings");
+  sub->add_flag("--chat", o->chat, "chat with a Llama 3 instruct model: one user message per stdin line (--prompt: the first)");
+  sub->add_option("--system", o->system, "system message; with --prompt and no --chat, one chat turn in the Llama 3 format");
   sub->callback([o] {
     if (!o->prompt.empty() && !o->tokens.empty()) fail("give either --prompt or --tokens, not both");
+    if ((o->chat || !o->system.empty()) && !o->tokens.empty()) fail("--chat and --system take text, not --tokens");
     const std::string path = o->model.empty() ? default_model_path() : o->model;
     LlamaModel model = load_llama(path);
     std::optional<Tokenizer> tok;
     if (model.tokenizer) tok.emplace(*model.tokenizer);
 
+    if (o->chat) {
+      if (!tok) fail("{}: the model has no tokenizer, which --chat needs", path);
+      EngineOptions eo;
+      eo.threads = o->threads;
+      eo.n_ctx = o->ctx > 0 ? o->ctx : std::min<int64_t>(model.config.n_ctx_train, 4096);
+      eo.kv_type = parse_type_flag("--kv-type", o->kv_type);
+      Engine engine(model, eo);
+      Sampler sampler({o->temperature, o->top_k, o->top_p, o->seed});
+      run_chat_loop(engine, *tok, sampler, o->system, o->prompt, o->n_gen);
+      return;
+    }
     std::vector<int32_t> prompt;
-    if (!o->tokens.empty()) {
+    std::vector<int32_t> chat_stop_ids;
+    if (!o->system.empty()) {  // one chat turn: system + user, then the assistant header
+      if (!tok) fail("{}: the model has no tokenizer, which --system needs", path);
+      const Llama3ChatFormat format(*tok);
+      const std::vector<ChatMessage> dialog{{"system", o->system}, {"user", o->prompt}};
+      prompt = format.dialog(dialog, true, !o->no_bos);
+      chat_stop_ids = format.stop_ids();
+    } else if (!o->tokens.empty()) {
       prompt = parse_ids(o->tokens);
     } else {
       if (!tok) fail("{}: the model has no tokenizer; give the prompt as --tokens 1,2,3", path);
@@ -98,6 +121,7 @@ void add_generate(CLI::App& app) {
     go.keep_prompt_logits = !o->dump_logits.empty();
     if (tok && tok->eos_id() >= 0) go.stop_ids.push_back(tok->eos_id());
     if (tok && tok->eot_id() >= 0) go.stop_ids.push_back(tok->eot_id());
+    go.stop_ids.insert(go.stop_ids.end(), chat_stop_ids.begin(), chat_stop_ids.end());
 
     const bool stream = !o->json;
     auto show = [&](int32_t id) {

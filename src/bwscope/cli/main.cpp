@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
   bwscope::cli::add_quantize(app);
   bwscope::cli::add_bench(app);
   bwscope::cli::add_probe(app);
+  bwscope::cli::add_tokenize(app);
+  bwscope::cli::add_convert(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

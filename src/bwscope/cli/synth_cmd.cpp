@@ -7,13 +7,14 @@
 #include "bwscope/base/error.h"
 #include "bwscope/cli/commands.h"
 #include "bwscope/engine/generate.h"
+#include "bwscope/model/hf_checkpoint.h"
 #include "bwscope/model/synth.h"
 
 namespace bwscope::cli {
 
 void add_synth(CLI::App& app) {
   struct Options {
-    std::string preset = "llama-3.2-1b", type = "bf16", out, tokenizer = "auto";
+    std::string preset = "llama-3.2-1b", type = "bf16", out, tokenizer = "auto", format = "gguf";
     uint64_t seed = 1;
     int threads = 0;
   };
@@ -21,7 +22,9 @@ void add_synth(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("synth", "Write a synthetic Llama model (exact preset shapes, seeded random weights) as GGUF");
   sub->add_option("--preset", o->preset, "llama-3.2-1b, llama-3.2-3b or tiny")->capture_default_str();
   sub->add_option("--type", o->type, "weight type of the 2-D tensors: f32, f16, bf16, q8_0, q4_0")->capture_default_str();
-  sub->add_option("--out,-o", o->out, "output .gguf file")->required();
+  sub->add_option("--out,-o", o->out, "output .gguf file (a directory for --format safetensors)")->required();
+  sub->add_option("--format", o->format, "gguf, or safetensors: a Hugging Face checkpoint directory (config.json, "
+                  "model.safetensors, tokenizer.json) with the same weights")->capture_default_str()->check(CLI::IsMember({"gguf", "safetensors"}));
   sub->add_option("--seed", o->seed, "random seed")->capture_default_str();
   sub->add_option("--tokenizer", o->tokenizer,
                   "tokenizer.json to embed; 'auto' uses the Llama 3 tokenizer fetched by the setup script if present, "
@@ -37,10 +40,12 @@ void add_synth(CLI::App& app) {
     else if (o->tokenizer != "none") s.tokenizer_json = o->tokenizer;
     if (s.config.n_vocab < 128256 && o->tokenizer == "auto") s.tokenizer_json.clear();  // tiny: real vocab does not fit
     const double t0 = monotonic_seconds();
-    write_synthetic_gguf(s, o->out);
+    if (o->format == "safetensors") write_synthetic_hf(s, o->out);
+    else write_synthetic_gguf(s, o->out);
     const double seconds = monotonic_seconds() - t0;
+    const std::string weights = o->format == "safetensors" ? o->out + "/model.safetensors" : o->out;
     fmt::print("wrote {} ({}, {}, {:.2f} GB, {} parameters, tokenizer: {}) in {:.1f} s\n", o->out, o->preset,
-               dtype_name(s.type), double(std::filesystem::file_size(o->out)) / 1e9, s.config.n_params(),
+               dtype_name(s.type), double(std::filesystem::file_size(weights)) / 1e9, s.config.n_params(),
                s.tokenizer_json.empty() ? "byte-level stand-in" : s.tokenizer_json, seconds);
   });
 }

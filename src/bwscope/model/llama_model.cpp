@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 
 #include "bwscope/base/error.h"
+#include "bwscope/model/hf_checkpoint.h"
 
 namespace bwscope {
 namespace {
@@ -147,6 +148,7 @@ LlamaModel load_llama(std::shared_ptr<const gguf::File> file) {
 }
 
 LlamaModel load_llama(const std::string& path) {
+  if (is_hf_checkpoint_path(path)) return load_hf_llama(path);
   return load_llama(std::make_shared<const gguf::File>(gguf::File::open(path)));
 }
 

@@ -24,6 +24,7 @@ struct LayerWeights {
 struct LlamaModel {
   LlamaConfig config;
   std::shared_ptr<const gguf::File> file;  // keeps the mapping alive while views exist
+  std::shared_ptr<const void> storage;     // Hugging Face checkpoints (file is null): mappings, permuted Q/K
   kernels::Matrix token_embd;              // [n_vocab rows × n_embd]
   kernels::Matrix output;                  // == token_embd when tied
   std::vector<float> output_norm;
@@ -45,6 +46,7 @@ LlamaConfig read_llama_config(const gguf::File& file);
 // Binds every tensor; throws Error("<path>: <problem>") for a missing tensor, a wrong shape,
 // or a type the engine cannot compute with.
 LlamaModel load_llama(std::shared_ptr<const gguf::File> file);
+// A GGUF file, or a Hugging Face checkpoint (directory, .safetensors, index): see hf_checkpoint.h.
 LlamaModel load_llama(const std::string& path);
 
 // Reads a tokenizer from GGUF metadata (tokenizer.ggml.*); nullopt when the file has none.
