@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   bwscope::cli::add_probe(app);
   bwscope::cli::add_tokenize(app);
   bwscope::cli::add_convert(app);
+  bwscope::cli::add_compare(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

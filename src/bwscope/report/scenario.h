@@ -1,0 +1,81 @@
+// What a report says about one co-location scenario, computed from the runner's results with
+// the meter: per instance and for the device (the sum of the instances), bandwidth (average,
+// by phase, windowed peak), latency (TTFT, TPOT p50/p99), tokens/s, memory, and how long the
+// instances really overlapped.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bwscope/meter/series.h"
+#include "bwscope/meter/verdict.h"
+#include "bwscope/runtime/colocate.h"
+
+namespace bwscope::report {
+
+struct InstanceFigures {
+  std::string name, model_path, weight_type;
+  int threads = 0;
+  std::vector<int> cpus;
+  int64_t batch = 1, n_prompt = 0, n_gen = 0, steps_done = 0;
+  int pid = 0;
+  bool completed = false;
+  std::string error;
+  double ttft_ms = 0, tpot_p50_ms = 0, tpot_p99_ms = 0;
+  double decode_tokens_per_s = 0;
+  double seconds = 0;            // its start to its end
+  double prefill_start_s = 0, prefill_end_s = 0;  // since the scenario's start barrier (0, 0: none)
+  // Ledger bytes (model traffic: weights + KV read + KV write) and by class.
+  double bytes = 0, weight_bytes_read = 0, kv_read_bytes = 0, kv_write_bytes = 0, act_bytes = 0;
+  double avg_gbs = 0;            // bytes / seconds
+  double prefill_gbs = 0;        // prefill bytes / prefill wall time
+  double decode_gbs = 0;         // decode bytes / first to last token
+  double peak_gbs = 0;           // its largest window
+  double decode_weight_bytes_per_step = 0;
+  double prefill_gflops = 0, decode_gflops = 0;
+  uint64_t weight_bytes = 0, kv_bytes = 0, scratch_bytes = 0, peak_rss_bytes = 0;
+  bool private_weights = false;
+};
+
+struct ScenarioFigures {
+  std::string name;              // "1 instance", "2 × parallel", ...
+  std::string kind;              // single, parallel, time-sliced, staggered, fused
+  int n_instances = 0;           // engines that ran
+  int n_requests = 0;            // requests served (fused: sequences of the one engine)
+  bool completed = false;
+  std::vector<std::string> failures;
+  double seconds = 0;            // start barrier to the last instance's end
+  std::optional<double> overlap_s, overlap_fraction;  // all instances busy at once (2+ instances)
+  meter::Stats device;           // windows of the device series (the sum of the instances)
+  double bytes = 0;
+  double avg_gbs = 0;            // all bytes / seconds
+  double prefill_gbs = 0;        // prefill bytes / first to last prefill record, all instances
+  double decode_gbs = 0;         // decode bytes / first to last decode record, all instances
+  double prefill_gflops = 0, decode_gflops = 0;
+  double tokens_per_s = 0;       // sum of the instances' decode tokens/s
+  double ttft_ms = 0;            // mean over instances
+  double ttft_max_ms = 0;
+  double tpot_p50_ms = 0, tpot_p99_ms = 0;  // over every instance's steps
+  uint64_t memory_bytes = 0;     // weights resident (shared once / private each) + KV + activations
+  std::vector<InstanceFigures> instances;
+  // The series on one grid: window i of instance k is instance_gbs[k][i]; device = their sum.
+  int64_t t0_ns = 0, width_ns = 0;
+  std::vector<std::vector<double>> instance_gbs;
+  std::vector<double> device_gbs;
+  // Filled by the caller from the probe (absent without one).
+  std::optional<meter::Verdict> prefill_verdict, decode_verdict;
+};
+
+// Figures of a run; `width_ns` is the bandwidth series' window.
+ScenarioFigures scenario_figures(const ColocateResult& result, const std::string& name, const std::string& kind,
+                                 int64_t width_ns);
+
+// Busy intervals of one instance: its records merged where they are less than `gap_ns` apart
+// (the host work between two forward calls, an argmax, is tens of microseconds).
+std::vector<meter::Span> busy_intervals(std::span<const meter::Record> records, int64_t gap_ns = 100'000);
+// Total time during which every list has an interval open (each list sorted, disjoint).
+double overlap_seconds(const std::vector<std::vector<meter::Span>>& lists);
+
+}  // namespace bwscope::report

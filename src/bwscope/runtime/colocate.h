@@ -1,0 +1,145 @@
+// The co-location runner: N inference instances on one device at once — as child processes or
+// as threads, on partitioned or shared cores, with shared or private weights, fused into one
+// batch, in parallel, time-sliced or staggered — started together at a barrier, each bringing
+// back its ledger records (CLOCK_MONOTONIC, so every instance lines up) and its token times.
+#pragma once
+
+#include <csignal>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bwscope/base/dtype.h"
+#include "bwscope/meter/ledger.h"
+
+namespace bwscope {
+
+enum class Isolation { Process, Thread };
+enum class CoreMode { Partition, Share };
+enum class WeightMode { Shared, Private };
+enum class Schedule { Parallel, TimeSliced, Staggered };
+
+std::string_view isolation_name(Isolation v);
+std::string_view core_mode_name(CoreMode v);
+std::string_view weight_mode_name(WeightMode v);
+std::string_view schedule_name(Schedule v);
+// Each throws Error naming `flag` and the accepted values.
+Isolation parse_isolation(const std::string& flag, const std::string& value);
+CoreMode parse_core_mode(const std::string& flag, const std::string& value);
+WeightMode parse_weight_mode(const std::string& flag, const std::string& value);
+Schedule parse_schedule(const std::string& flag, const std::string& value);
+
+// One instance: a model serving `batch` requests of `n_prompt` prompt tokens and `n_gen`
+// generated tokens each.
+struct InstanceSpec {
+  std::string name;           // how reports call it ("A", "B", ...)
+  std::string model_path;     // GGUF file (or Hugging Face checkpoint)
+  int64_t batch = 1;          // sequences decoded together
+  int64_t n_prompt = 64;
+  int64_t n_gen = 32;
+  int threads = 0;            // 0: from the core mode (partition: CPUs / N, share: all CPUs)
+  uint64_t prompt_seed = 1;   // sequence s's prompt tokens are drawn from prompt_seed + s
+};
+
+// What the runner shows while it runs (the caller renders it).
+struct InstanceProgress {
+  std::string name;
+  int pid = 0;                // the child's pid (process isolation), else 0
+  std::string state;          // loading, ready, waiting, prefill, decode, done, failed, stopped
+  int64_t steps_done = 0;     // prefill counts as one step, then one per decode step
+  int64_t steps_total = 0;
+  double gbs_now = 0;         // ledger bytes per second since the previous report
+};
+struct Progress {
+  double elapsed_s = 0;       // since the start barrier (0 before it)
+  std::vector<InstanceProgress> instances;
+  double total_gbs_now = 0;
+};
+
+struct ColocateOptions {
+  Isolation isolation = Isolation::Process;
+  CoreMode cores = CoreMode::Partition;
+  WeightMode weights = WeightMode::Shared;
+  Schedule schedule = Schedule::Parallel;
+  // All instances' requests as one engine and one batch (they must use the same model): each
+  // weight byte is then read once per step for all of them.
+  bool fused = false;
+  int64_t slice_steps = 4;    // time-sliced: decode steps per turn
+  std::string isa;            // kernel table name; empty: the best this CPU has
+  DType kv_type = DType::F16;
+  std::vector<int> cpus;      // CPUs to use; empty: those sched_getaffinity allows
+  uint64_t assume_available_bytes = 0;  // fit check against this instead of MemAvailable
+  double progress_interval_s = 0.25;
+  std::function<void(const Progress&)> on_progress;
+  // When it becomes non-zero (a SIGINT handler sets it), every instance stops after its
+  // current step and the runner returns what was measured, marked interrupted.
+  const volatile std::sig_atomic_t* stop = nullptr;
+};
+
+struct InstanceResult {
+  std::string name, model_path, weight_type;
+  int threads = 0;
+  std::vector<int> cpus;      // pinned CPUs (empty: not pinned, share mode)
+  int64_t batch = 1, n_prompt = 0, n_gen = 0;
+  int pid = 0;
+  bool completed = false;     // ran every step
+  std::string error;          // why it did not complete ("killed by signal 9 (Killed)", "interrupted", ...)
+  int64_t start_ns = 0;       // released from the barrier (staggered: its own start)
+  std::vector<int64_t> token_ns;  // when each step's tokens were out: [0] = first token (prefill end)
+  int64_t prefill_t0_ns = 0, prefill_t1_ns = 0;
+  int64_t end_ns = 0;
+  uint64_t weight_bytes = 0;  // the model's weights as stored
+  bool private_weights = false;
+  uint64_t kv_bytes = 0, scratch_bytes = 0;
+  uint64_t peak_rss_bytes = 0;  // measured (process isolation), 0 when unknown
+  uint64_t records_dropped = 0;
+  std::vector<meter::Record> records;  // this instance's ledger (records carry its index)
+
+  int64_t steps_done() const { return int64_t(token_ns.size()); }
+  // Generated tokens over the decode span (first to last token), all sequences; 0 with < 2 steps.
+  double decode_tokens_per_s() const;
+  double ttft_s() const { return token_ns.empty() ? 0 : double(token_ns[0] - start_ns) * 1e-9; }
+  std::vector<double> tpot_s() const;  // intervals between consecutive steps
+};
+
+struct ColocateResult {
+  std::vector<InstanceResult> instances;
+  int64_t go_ns = 0;          // the start barrier
+  int64_t end_ns = 0;         // the last instance's end
+  bool interrupted = false;
+  bool fused = false;
+  bool all_completed() const;
+  std::vector<std::string> failures() const;  // "B: killed by signal 9 (Killed)" per failed instance
+};
+
+// Memory the instances need beside each other, and what the machine has.
+struct MemoryPlan {
+  struct Item {
+    std::string name, model_path;
+    uint64_t weight_bytes = 0, kv_bytes = 0, scratch_bytes = 0;
+  };
+  std::vector<Item> instances;
+  uint64_t weights_resident = 0;  // shared: each distinct file once; private: a copy per instance
+  uint64_t kv_bytes = 0, scratch_bytes = 0;
+  uint64_t available_bytes = 0;   // MemAvailable (or the assumed figure)
+  bool private_weights = false;
+  uint64_t total() const { return weights_resident + kv_bytes + scratch_bytes; }
+  bool fits() const { return total() <= available_bytes; }
+  std::string describe() const;   // one line with every figure, in GiB
+};
+
+// Plans memory for `specs` under `options` (reads model headers only, loads no weights).
+MemoryPlan plan_memory(const std::vector<InstanceSpec>& specs, const ColocateOptions& options);
+uint64_t mem_available_bytes();   // /proc/meminfo MemAvailable; throws Error when unreadable
+
+// CPUs this process may run on (sched_getaffinity), in order.
+std::vector<int> allowed_cpus();
+
+// Runs the instances; returns when all have finished, failed or stopped. Throws Error before
+// starting anything when the configuration is impossible or the memory plan does not fit.
+// A failed instance does not throw: it is reported in its InstanceResult.
+ColocateResult run_colocated(const std::vector<InstanceSpec>& specs, const ColocateOptions& options);
+
+}  // namespace bwscope

@@ -1,0 +1,277 @@
+// Starts the planned instances as child processes or threads, releases them together at a
+// barrier, passes turns (time-sliced), reports progress, handles a stop request and children
+// that die, and gathers every instance's result.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "bwscope/base/error.h"
+#include "bwscope/runtime/colocate.h"
+#include "bwscope/runtime/instance_run.h"
+
+namespace bwscope {
+namespace {
+
+using colo::Board;
+using colo::InstancePlan;
+
+// A child process: its pid, the read end of its result pipe, and how it ended.
+struct Child {
+  pid_t pid = -1;
+  int fd = -1;
+  std::string bytes;
+  bool exited = false;
+  int status = 0;
+  uint64_t peak_rss_bytes = 0;
+};
+
+bool write_all(int fd, const std::string& s) {
+  size_t done = 0;
+  while (done < s.size()) {
+    const ssize_t n = ::write(fd, s.data() + done, s.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += size_t(n);
+  }
+  return true;
+}
+
+[[noreturn]] void child_main(const InstancePlan& plan, const ColocateOptions& o, Board& board, int fd) {
+  // Ctrl-C reaches the whole process group: the child leaves it to the parent, which stops
+  // every instance through the board so each still sends what it measured.
+  ::signal(SIGINT, SIG_IGN);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a parent that was killed
+  InstanceResult r;
+  colo::run_instance(plan, o, board, r);
+  r.pid = int(::getpid());
+  const bool ok = write_all(fd, colo::encode_result(r));
+  ::close(fd);
+  ::_exit(ok ? 0 : 3);  // _exit: no atexit handlers or buffers of the parent run twice
+}
+
+std::string describe_exit(int status) {
+  if (WIFSIGNALED(status)) return fmt::format("killed by signal {} ({})", WTERMSIG(status), ::strsignal(WTERMSIG(status)));
+  if (WIFEXITED(status)) return fmt::format("exited with status {} before reporting", WEXITSTATUS(status));
+  return "ended before reporting";
+}
+
+class Monitor {
+ public:
+  Monitor(const std::vector<InstancePlan>& plans, const ColocateOptions& o, Board& board)
+      : plans_(plans), o_(o), board_(board), last_bytes_(plans.size(), 0), last_state_(plans.size(), colo::kLoading),
+        last_steps_(plans.size(), 0) {}
+
+  // Remembers where each unfinished instance is, to say where a child died.
+  void snapshot() {
+    for (size_t i = 0; i < plans_.size(); ++i) {
+      const int32_t state = board_.slots[i].state.load();
+      if (colo::finished(state)) continue;
+      last_state_[i] = state;
+      last_steps_[i] = board_.slots[i].steps_done.load();
+    }
+  }
+
+  // One pass of the runner's loop: stop request, barrier, time-slice turn, progress.
+  void tick(bool* interrupted, const std::vector<int>& pids) {
+    const int n = int(plans_.size());
+    if (o_.stop && *o_.stop && !board_.stop.load()) {
+      board_.stop.store(1);
+      *interrupted = true;
+    }
+    if (board_.go_ns.load() == 0) {
+      bool all_ready = true;
+      for (int i = 0; i < n; ++i) all_ready = all_ready && board_.slots[i].state.load() >= colo::kReady;
+      // A little ahead, so every instance sees it before it passes.
+      if (all_ready) board_.go_ns.store(meter::now_ns() + 20'000'000);
+    }
+    if (o_.schedule == Schedule::TimeSliced) {
+      const int holder = board_.turn.load();
+      if (colo::finished(board_.slots[holder].state.load())) colo::pass_turn(board_, holder);
+    }
+    const int64_t now = meter::now_ns();
+    if (o_.on_progress && now - last_report_ns_ >= int64_t(o_.progress_interval_s * 1e9)) report(now, pids);
+  }
+
+  void report(int64_t now, const std::vector<int>& pids) {
+    if (!o_.on_progress) return;
+    Progress p;
+    const int64_t go = board_.go_ns.load();
+    p.elapsed_s = go > 0 && now > go ? double(now - go) * 1e-9 : 0;
+    const double dt = last_report_ns_ > 0 ? double(now - last_report_ns_) * 1e-9 : 0;
+    for (size_t i = 0; i < plans_.size(); ++i) {
+      const colo::Slot& s = board_.slots[i];
+      InstanceProgress ip;
+      ip.name = plans_[i].spec.name;
+      ip.pid = i < pids.size() ? pids[i] : 0;
+      ip.state = std::string(colo::slot_state_name(s.state.load()));
+      ip.steps_done = s.steps_done.load();
+      ip.steps_total = plans_[i].spec.n_gen;
+      const uint64_t bytes = s.bytes.load();
+      ip.gbs_now = dt > 0 ? double(bytes - last_bytes_[i]) / dt * 1e-9 : 0;
+      last_bytes_[i] = bytes;
+      p.total_gbs_now += ip.gbs_now;
+      p.instances.push_back(std::move(ip));
+    }
+    last_report_ns_ = now;
+    o_.on_progress(p);
+  }
+
+  // "during decode, step 12 of 48" for a child that died: where the board last saw it.
+  std::string where(size_t i) const {
+    return fmt::format("during {}, step {} of {}", colo::slot_state_name(last_state_[i]), last_steps_[i], plans_[i].spec.n_gen);
+  }
+
+ private:
+  const std::vector<InstancePlan>& plans_;
+  const ColocateOptions& o_;
+  Board& board_;
+  std::vector<uint64_t> last_bytes_;
+  std::vector<int32_t> last_state_;
+  std::vector<int64_t> last_steps_;
+  int64_t last_report_ns_ = 0;
+};
+
+void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+void run_threads(const std::vector<InstancePlan>& plans, const ColocateOptions& o, Board& board, ColocateResult& result) {
+  result.instances.resize(plans.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < plans.size(); ++i)
+    threads.emplace_back([&, i] { colo::run_instance(plans[i], o, board, result.instances[i]); });
+  Monitor monitor(plans, o, board);
+  for (;;) {
+    monitor.tick(&result.interrupted, {});
+    bool all_done = true;
+    for (size_t i = 0; i < plans.size(); ++i) all_done = all_done && colo::finished(board.slots[i].state.load());
+    if (all_done) break;
+    sleep_ms(10);
+  }
+  for (std::thread& t : threads) t.join();
+  monitor.report(meter::now_ns(), {});
+}
+
+void run_processes(const std::vector<InstancePlan>& plans, const ColocateOptions& o, Board& board, ColocateResult& result) {
+  std::vector<Child> children(plans.size());
+  std::fflush(stdout);  // a child must not flush the parent's pending output a second time
+  std::fflush(stderr);
+  for (size_t i = 0; i < plans.size(); ++i) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) fail("co-location: pipe: {}", std::strerror(errno));
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      ::close(fds[0]);
+      ::close(fds[1]);
+      board.stop.store(1);  // the ones already started stop; their results are collected below
+      result.interrupted = true;
+      break;
+    }
+    if (pid == 0) {
+      ::close(fds[0]);
+      for (size_t j = 0; j < i; ++j) ::close(children[j].fd);
+      child_main(plans[i], o, board, fds[1]);
+    }
+    ::close(fds[1]);
+    children[i].pid = pid;
+    children[i].fd = fds[0];
+  }
+  std::vector<int> pids;
+  for (const Child& c : children) pids.push_back(int(c.pid));
+  Monitor monitor(plans, o, board);
+  int64_t kill_at_ns = 0;
+  for (;;) {
+    monitor.snapshot();
+    std::vector<pollfd> pfds;
+    std::vector<size_t> owner;
+    for (size_t i = 0; i < children.size(); ++i)
+      if (children[i].fd >= 0) {
+        pfds.push_back({children[i].fd, POLLIN, 0});
+        owner.push_back(i);
+      }
+    if (!pfds.empty()) ::poll(pfds.data(), pfds.size(), 20);
+    for (size_t k = 0; k < pfds.size(); ++k) {
+      if (!(pfds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      Child& c = children[owner[k]];
+      char buf[1 << 16];
+      const ssize_t got = ::read(c.fd, buf, sizeof buf);
+      if (got > 0) {
+        c.bytes.append(buf, size_t(got));
+      } else if (got == 0 || errno != EINTR) {
+        ::close(c.fd);
+        c.fd = -1;
+      }
+    }
+    bool all_exited = true;
+    for (size_t i = 0; i < children.size(); ++i) {
+      Child& c = children[i];
+      if (c.pid < 0 || c.exited) continue;
+      rusage ru{};
+      if (::wait4(c.pid, &c.status, WNOHANG, &ru) == c.pid) {
+        c.exited = true;
+        c.peak_rss_bytes = uint64_t(ru.ru_maxrss) * 1024;
+        // A child that died without saying so: mark its slot, so the barrier, a staggered
+        // successor and the time-slice turn do not wait for it.
+        if (!colo::finished(board.slots[i].state.load())) board.slots[i].state.store(colo::kFailed);
+      } else {
+        all_exited = false;
+      }
+    }
+    monitor.tick(&result.interrupted, pids);
+    if (board.stop.load() && kill_at_ns == 0) kill_at_ns = meter::now_ns() + 15'000'000'000;
+    if (kill_at_ns > 0 && meter::now_ns() > kill_at_ns)
+      for (Child& c : children)
+        if (c.pid > 0 && !c.exited) ::kill(c.pid, SIGKILL);  // did not stop within 15 s
+    bool all_closed = true;
+    for (const Child& c : children) all_closed = all_closed && c.fd < 0;
+    if (all_exited && all_closed) break;
+    if (pfds.empty()) sleep_ms(20);
+  }
+  monitor.report(meter::now_ns(), pids);
+  for (size_t i = 0; i < children.size(); ++i) {
+    const Child& c = children[i];
+    InstanceResult r;
+    const bool clean_exit = c.exited && WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0;
+    if (c.pid < 0 || !(clean_exit && colo::decode_result(c.bytes, r))) {
+      // What we know without its message: the plan, and how and where it ended.
+      r = InstanceResult{};
+      r.name = plans[i].spec.name;
+      r.model_path = plans[i].spec.model_path;
+      r.threads = plans[i].threads;
+      r.cpus = plans[i].cpus;
+      r.batch = plans[i].spec.batch;
+      r.n_prompt = plans[i].spec.n_prompt;
+      r.n_gen = plans[i].spec.n_gen;
+      r.error = c.pid < 0 ? "not started: fork failed" : describe_exit(c.status) + " " + monitor.where(i);
+    }
+    r.pid = int(c.pid);
+    r.peak_rss_bytes = c.peak_rss_bytes;
+    result.instances.push_back(std::move(r));
+  }
+}
+
+}  // namespace
+
+ColocateResult run_colocated(const std::vector<InstanceSpec>& specs, const ColocateOptions& o) {
+  const std::vector<InstancePlan> plans = colo::plan_instances(specs, o);
+  const MemoryPlan memory = plan_memory(specs, o);
+  if (!memory.fits()) fail("does not fit in memory: {}", memory.describe());
+  colo::SharedBoard board(int(plans.size()));
+  ColocateResult result;
+  result.fused = o.fused;
+  if (o.isolation == Isolation::Thread) run_threads(plans, o, *board, result);
+  else run_processes(plans, o, *board, result);
+  result.go_ns = board->go_ns.load();
+  for (const InstanceResult& r : result.instances) result.end_ns = std::max(result.end_ns, r.end_ns);
+  if (result.end_ns < result.go_ns) result.end_ns = result.go_ns;
+  if (o.stop && *o.stop) result.interrupted = true;
+  return result;
+}
+
+}  // namespace bwscope

@@ -1,0 +1,267 @@
+// One co-located instance: load, warm up, wait at the barrier, prefill, decode — under the
+// schedule the board says — and keep the ledger and the time each step's tokens came out.
+#include "bwscope/runtime/instance_run.h"
+
+#include <sys/mman.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <random>
+
+#include "bwscope/base/error.h"
+#include "bwscope/engine/engine.h"
+#include "bwscope/engine/sampler.h"
+#include "bwscope/meter/series.h"
+#include "bwscope/model/llama_model.h"
+#include "bwscope/runtime/private_weights.h"
+
+namespace bwscope::colo {
+
+std::string_view slot_state_name(int32_t state) {
+  switch (state) {
+    case kLoading: return "loading";
+    case kReady: return "ready";
+    case kWaiting: return "waiting";
+    case kPrefill: return "prefill";
+    case kDecode: return "decode";
+    case kDone: return "done";
+    case kFailed: return "failed";
+    case kStopped: return "stopped";
+  }
+  return "?";
+}
+
+SharedBoard::SharedBoard(int n_instances) {
+  if (n_instances < 1 || n_instances > kMaxInstances) fail("co-location: {} instances (1..{} supported)", n_instances, kMaxInstances);
+  void* p = ::mmap(nullptr, sizeof(Board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) fail("co-location: cannot map the shared board: {}", std::strerror(errno));
+  board_ = new (p) Board();
+  board_->n = n_instances;
+}
+
+SharedBoard::~SharedBoard() {
+  board_->~Board();
+  ::munmap(board_, sizeof(Board));
+}
+
+void pass_turn(Board& board, int from) {
+  for (int k = 1; k <= board.n; ++k) {
+    const int j = (from + k) % board.n;
+    if (j != from && !finished(board.slots[j].state.load())) {
+      board.turn.store(j);
+      return;
+    }
+  }
+}
+
+namespace {
+
+void sleep_us(int us) {
+  timespec ts{0, long(us) * 1000};
+  nanosleep(&ts, nullptr);
+}
+
+// Thrown inside the run when the board says stop; caught below, never escapes.
+struct Stopped {};
+
+class Runner {
+ public:
+  Runner(const InstancePlan& plan, const ColocateOptions& options, Board& board, InstanceResult& out)
+      : plan_(plan), o_(options), board_(board), slot_(board.slots[plan.index]), out_(out) {}
+
+  void run() {
+    const InstanceSpec& s = plan_.spec;
+    LlamaModel model = load_llama(s.model_path);
+    out_.weight_type = std::string(dtype_name(model.layers.at(0).attn_q.type));
+    out_.weight_bytes = model.weight_bytes();
+    if (o_.weights == WeightMode::Private) {
+      make_weights_private(model);
+      out_.private_weights = true;
+    }
+    EngineOptions eo = engine_options_for(plan_, o_);
+    const int64_t forwards = (s.batch * s.n_prompt + eo.max_batch - 1) / eo.max_batch + s.n_gen;
+    // Owned by the runner, not this frame: a stop or a failure unwinds run() and the records
+    // measured so far must still be there for finish_records().
+    ledger_ = std::make_unique<meter::Ledger>(size_t(forwards * (3 + 8 * model.config.n_layers) + 64), uint32_t(plan_.index));
+    meter::Ledger& ledger = *ledger_;
+    eo.ledger = &ledger;
+    Engine engine(model, eo);
+    const EngineMemory mem = engine_memory(model.config, eo);
+    out_.kv_bytes = mem.kv_bytes;
+    out_.scratch_bytes = mem.scratch_bytes;
+
+    // Prompts: random ids above the special-token range, one seeded generator per sequence.
+    const int32_t lo = int32_t(std::min<int64_t>(1000, model.config.n_vocab / 2));
+    std::vector<std::vector<int32_t>> prompts;
+    for (uint64_t seed : plan_.seq_seeds) {
+      std::mt19937_64 rng(seed);
+      std::uniform_int_distribution<int32_t> token(lo, int32_t(model.config.n_vocab - 1));
+      std::vector<int32_t> p(size_t(s.n_prompt));
+      for (int32_t& t : p) t = token(rng);
+      prompts.push_back(std::move(p));
+    }
+
+    // Warm-up, unrecorded: faults in the weight pages and starts the workers, so the measured
+    // run does not time page faults. The positions it writes are overwritten later.
+    ledger.set_enabled(false);
+    std::vector<BatchToken> batch;
+    for (int64_t i = 0; i < std::min<int64_t>(s.n_prompt, 8); ++i) batch.push_back({prompts[0][size_t(i)], int32_t(i), 0, i == 0});
+    engine.forward(batch);
+    batch.clear();
+    for (int64_t q = 0; q < s.batch; ++q) batch.push_back({prompts[size_t(q)][0], 0, int32_t(q), true});
+    engine.forward(batch);
+    ledger.set_enabled(true);
+
+    slot_.state.store(kReady);
+    while (board_.go_ns.load() == 0) {
+      check_stop();
+      sleep_us(200);
+    }
+    const int64_t go = board_.go_ns.load();
+    while (meter::now_ns() < go - 1'000'000) sleep_us(100);
+    while (meter::now_ns() < go) {
+    }
+    out_.start_ns = go;
+    if (o_.schedule == Schedule::Staggered && plan_.index > 0) {
+      // Start when the previous instance's prefill is over: its decode then overlaps our prefill.
+      slot_.state.store(kWaiting);
+      while (board_.slots[plan_.index - 1].state.load() < kDecode) {
+        check_stop();
+        sleep_us(50);
+      }
+      out_.start_ns = meter::now_ns();
+    }
+    wait_turn(kPrefill);
+
+    // Prefill every sequence's prompt, max_batch tokens per forward call.
+    slot_.state.store(kPrefill);
+    engine.set_phase(meter::Phase::Prefill);
+    out_.prefill_t0_ns = meter::now_ns();
+    std::vector<std::pair<int64_t, int64_t>> entries;  // (seq, pos)
+    for (int64_t q = 0; q < s.batch; ++q)
+      for (int64_t i = 0; i < s.n_prompt; ++i) entries.push_back({q, i});
+    std::vector<int32_t> next(size_t(s.batch));
+    for (size_t start = 0; start < entries.size(); start += size_t(eo.max_batch)) {
+      check_stop();
+      batch.clear();
+      const size_t end = std::min(entries.size(), start + size_t(eo.max_batch));
+      for (size_t e = start; e < end; ++e) {
+        auto [q, i] = entries[e];
+        batch.push_back({prompts[size_t(q)][size_t(i)], int32_t(i), int32_t(q), i == s.n_prompt - 1});
+      }
+      std::span<const float> logits = engine.forward(batch);
+      size_t row = 0;
+      for (const BatchToken& t : batch)
+        if (t.logits) next[size_t(t.seq)] = argmax(logits.subspan(row++ * size_t(model.config.n_vocab), size_t(model.config.n_vocab)));
+      publish_bytes();
+    }
+    out_.prefill_t1_ns = meter::now_ns();
+    step_done();
+
+    // Decode: one token per sequence per step; n_gen tokens in all, the first from the prefill.
+    slot_.state.store(kDecode);
+    engine.set_phase(meter::Phase::Decode);
+    int64_t steps_in_turn = 0;
+    for (int64_t step = 1; step < s.n_gen; ++step) {
+      if (o_.schedule == Schedule::TimeSliced && (step == 1 || steps_in_turn == o_.slice_steps)) {
+        pass_turn(board_, plan_.index);  // the prefill was one turn, then slice_steps per turn
+        wait_turn(kDecode);
+        steps_in_turn = 0;
+      }
+      check_stop();
+      batch.clear();
+      for (int64_t q = 0; q < s.batch; ++q) batch.push_back({next[size_t(q)], int32_t(s.n_prompt + step - 1), int32_t(q), true});
+      std::span<const float> logits = engine.forward(batch);
+      for (int64_t q = 0; q < s.batch; ++q)
+        next[size_t(q)] = argmax(logits.subspan(size_t(q * model.config.n_vocab), size_t(model.config.n_vocab)));
+      publish_bytes();
+      step_done();
+      ++steps_in_turn;
+    }
+    finish_records();
+    out_.completed = true;
+  }
+
+  // Keeps what was measured so far (an interrupted or failing run still reports it).
+  void finish_records() {
+    out_.end_ns = meter::now_ns();
+    if (!ledger_) return;
+    out_.records.assign(ledger_->records().begin(), ledger_->records().end());
+    out_.records_dropped = ledger_->dropped();
+  }
+
+ private:
+  void check_stop() {
+    if (board_.stop.load()) throw Stopped{};
+  }
+  // Time-sliced: waits (state kWaiting) until the turn is ours, then shows `running`.
+  void wait_turn(int32_t running) {
+    if (o_.schedule != Schedule::TimeSliced) return;
+    if (board_.turn.load() != plan_.index) {
+      slot_.state.store(kWaiting);
+      while (board_.turn.load() != plan_.index) {
+        check_stop();
+        sleep_us(20);
+      }
+    }
+    slot_.state.store(running);
+  }
+  void step_done() {
+    out_.token_ns.push_back(meter::now_ns());
+    slot_.steps_done.store(int64_t(out_.token_ns.size()));
+  }
+  // Adds the records appended since the last call to the board's byte counter (live display).
+  void publish_bytes() {
+    uint64_t bytes = 0;
+    const auto records = ledger_->records();
+    for (size_t i = published_; i < records.size(); ++i) bytes += meter::bytes_of(records[i], meter::kModelTraffic);
+    published_ = records.size();
+    slot_.bytes.fetch_add(bytes);
+  }
+
+  const InstancePlan& plan_;
+  const ColocateOptions& o_;
+  Board& board_;
+  Slot& slot_;
+  InstanceResult& out_;
+  std::unique_ptr<meter::Ledger> ledger_;
+  size_t published_ = 0;
+};
+
+}  // namespace
+
+void run_instance(const InstancePlan& plan, const ColocateOptions& options, Board& board, InstanceResult& out) {
+  out.name = plan.spec.name;
+  out.model_path = plan.spec.model_path;
+  out.threads = plan.threads;
+  out.cpus = plan.cpus;
+  out.batch = plan.spec.batch;
+  out.n_prompt = plan.spec.n_prompt;
+  out.n_gen = plan.spec.n_gen;
+  Slot& slot = board.slots[plan.index];
+  Runner runner(plan, options, board, out);
+  int32_t final_state = kDone;
+  try {
+    runner.run();
+  } catch (const Stopped&) {
+    runner.finish_records();
+    out.error = "interrupted";
+    final_state = kStopped;
+  } catch (const std::bad_alloc&) {
+    runner.finish_records();
+    out.error = "out of memory";
+    final_state = kFailed;
+  } catch (const std::exception& e) {
+    runner.finish_records();
+    out.error = e.what();
+    final_state = kFailed;
+  }
+  slot.state.store(final_state);
+  if (options.schedule == Schedule::TimeSliced && board.turn.load() == plan.index) pass_turn(board, plan.index);
+}
+
+}  // namespace bwscope::colo

@@ -1,0 +1,186 @@
+// `bwscope compare` as a user meets it, on the tiny preset: the JSON report (validated against
+// docs/compare.schema.json), the files it writes, the refusal when the instances do not fit,
+// Ctrl-C (what was measured is written, marked incomplete), and a child that is killed.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "report/json_schema.h"
+#include "support/run_cli.h"
+#include "support/temp_dir.h"
+
+namespace bwscope {
+namespace {
+
+using test_support::run_cli;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class CompareCli : public ::testing::Test {
+ protected:
+  void SetUp() override { model_ = test_support::write_tiny_model(dir_, DType::Q8_0); }
+  // A short run with no probe (the probe takes seconds and is tested elsewhere).
+  std::vector<std::string> args(std::vector<std::string> extra) const {
+    std::vector<std::string> a{"compare", "-m", model_, "-p", "16", "-n", "24", "--probe", "none", "--no-progress"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  // Starts the CLI in the background; stdout and stderr go to files in the test's directory.
+  pid_t spawn(const std::vector<std::string>& a) {
+    const std::string out = dir_.file("out"), err = dir_.file("err");
+    const pid_t pid = fork();
+    if (pid == 0) {
+      setpgid(0, 0);  // a process group of its own, as a terminal's foreground job would be
+      dup2(open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 1);
+      dup2(open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
+      std::vector<std::string> copy = a;
+      std::vector<char*> argv{const_cast<char*>(BWSCOPE_CLI_PATH)};
+      for (auto& s : copy) argv.push_back(s.data());
+      argv.push_back(nullptr);
+      execv(BWSCOPE_CLI_PATH, argv.data());
+      _exit(127);
+    }
+    return pid;
+  }
+  // The pids of a process's children (Linux /proc).
+  static std::vector<pid_t> children_of(pid_t pid) {
+    std::ifstream in(fmt::format("/proc/{}/task/{}/children", pid, pid));
+    std::vector<pid_t> out;
+    for (pid_t c; in >> c;) out.push_back(c);
+    return out;
+  }
+  static void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+  test_support::TempDir dir_;
+  std::string model_;
+};
+
+TEST_F(CompareCli, JsonReportConformsToTheSchemaAndAddsUp) {
+  auto r = run_cli(args({"--json", "--fused"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  const auto schema = nlohmann::json::parse(slurp(std::string(BWSCOPE_SOURCE_DIR) + "/docs/compare.schema.json"));
+  const auto problems = test_support::validate(schema, doc);
+  EXPECT_TRUE(problems.empty()) << (problems.empty() ? "" : problems[0]);
+  ASSERT_EQ(doc["scenarios"].size(), 3u);  // single, 2 × parallel, 2 × fused
+  EXPECT_EQ(doc["scenarios"][0]["kind"], "single");
+  EXPECT_EQ(doc["scenarios"][2]["kind"], "fused");
+  const auto& pair = doc["scenarios"][1];
+  double tps = 0;
+  for (const auto& i : pair["instances"]) tps += i["tokens_per_s"].get<double>();
+  EXPECT_NEAR(pair["aggregate"]["tokens_per_s"].get<double>(), tps, 1e-9 * tps);
+  EXPECT_GT(pair["overlap"]["fraction"].get<double>(), 0.0);
+  EXPECT_NE(pair["instances"][0]["pid"], pair["instances"][1]["pid"]);  // two child processes
+  EXPECT_EQ(doc["ratios"].size(), 2u);
+  EXPECT_FALSE(doc["incomplete"].get<bool>());
+  EXPECT_TRUE(doc["probe"]["attainable_read_gbs"].is_null());
+}
+
+TEST_F(CompareCli, WritesHtmlSvgAndJsonFiles) {
+  const std::string html = dir_.file("r.html"), svg = dir_.file("r.svg"), json = dir_.file("r.json");
+  auto r = run_cli(args({"--isolation", "thread", "--cores", "share", "--weights", "private", "--html", html, "--svg", svg, "--json-out", json}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("2 × parallel vs 1 instance"), std::string::npos) << r.out;
+  EXPECT_NE(slurp(html).find("<svg"), std::string::npos);
+  EXPECT_EQ(slurp(svg).rfind("<?xml", 0), 0u);
+  const auto doc = nlohmann::json::parse(slurp(json));
+  EXPECT_EQ(doc["config"]["weights"], "private");
+  EXPECT_TRUE(doc["scenarios"][1]["instances"][0]["memory"]["private_weights"].get<bool>());
+}
+
+TEST_F(CompareCli, EverySchedulePrintsWhichIsBest) {
+  auto r = run_cli(args({"--schedule", "all", "--md"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("2 × time-sliced"), std::string::npos);
+  EXPECT_NE(r.out.find("2 × staggered"), std::string::npos);
+  EXPECT_NE(r.out.find("gives the best aggregate throughput"), std::string::npos) << r.out;
+}
+
+TEST_F(CompareCli, RefusesWhatDoesNotFitWithNumbersAndWritesNothing) {
+  const std::string html = dir_.file("r.html");
+  auto r = run_cli(args({"--assume-mem-gb", "0.0001", "--html", html}));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(test_support::count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("does not fit in memory"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("GiB available"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_FALSE(std::filesystem::exists(html));
+}
+
+TEST_F(CompareCli, CtrlCStopsEverythingAndWritesWhatWasMeasured) {
+  const std::string json = dir_.file("r.json");
+  // Long enough (seconds) to be interrupted in the middle.
+  const pid_t pid = spawn({"compare", "-m", model_, "-p", "16", "-n", "1900", "-b", "16", "--probe", "none", "--json-out", json});
+  // Wait until the children run (the parent forks them once the single run starts).
+  for (int i = 0; i < 500 && children_of(pid).empty(); ++i) sleep_ms(10);
+  sleep_ms(300);
+  kill(-pid, SIGINT);  // the whole process group, as Ctrl-C on a terminal does
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 130) << slurp(dir_.file("err"));
+  const auto doc = nlohmann::json::parse(slurp(json));
+  EXPECT_TRUE(doc["incomplete"].get<bool>());
+  ASSERT_GE(doc["scenarios"].size(), 1u);
+  const auto& first = doc["scenarios"][0];
+  EXPECT_FALSE(first["completed"].get<bool>());
+  EXPECT_GT(first["instances"][0]["steps_done"].get<int>(), 0);
+  EXPECT_EQ(first["instances"][0]["error"], "interrupted");
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.path()))
+    EXPECT_EQ(entry.path().string().find(".tmp."), std::string::npos) << "left behind: " << entry.path();
+}
+
+TEST_F(CompareCli, AKilledInstanceIsNamedTheOthersAreKeptAndTheExitFails) {
+  const std::string json = dir_.file("r.json");
+  const pid_t pid = spawn({"compare", "-m", model_, "-p", "16", "-n", "1900", "-b", "16", "--probe", "none", "--json-out", json,
+                           "--schedule", "parallel"});
+  // The single run has one child; the pair has two: kill the second child of the pair.
+  std::vector<pid_t> kids;
+  for (int i = 0; i < 3000; ++i) {
+    kids = children_of(pid);
+    if (kids.size() == 2) break;
+    sleep_ms(5);
+  }
+  ASSERT_EQ(kids.size(), 2u) << "the pair never ran";
+  sleep_ms(200);
+  kill(kids[1], SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  const std::string err = slurp(dir_.file("err"));
+  EXPECT_NE(err.find(": killed by signal 9"), std::string::npos) << err;
+  const auto doc = nlohmann::json::parse(slurp(json));
+  EXPECT_TRUE(doc["incomplete"].get<bool>());
+  const auto& pair = doc["scenarios"][1];
+  int completed = 0;
+  for (const auto& i : pair["instances"]) {
+    if (i["completed"].get<bool>()) {
+      ++completed;
+      EXPECT_EQ(i["steps_done"], 1900);
+    } else {
+      EXPECT_NE(i["error"].get<std::string>().find("killed by signal 9"), std::string::npos);
+    }
+  }
+  EXPECT_EQ(completed, 1);
+}
+
+}  // namespace
+}  // namespace bwscope
