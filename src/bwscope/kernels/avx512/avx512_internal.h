@@ -53,6 +53,13 @@ inline uint16_t load_u16(const void* p) {
 }
 inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 
+// Software prefetch of the bytes [p, p + n) into L1. Decode kernels read R rows at once, each
+// only a few KiB long: too short for the hardware stream prefetchers to ramp up, so the
+// kernels ask for the next tile's bytes one tile ahead.
+inline void prefetch_bytes(const uint8_t* p, int n) {
+  for (int i = 0; i < n; i += 64) _mm_prefetch(reinterpret_cast<const char*>(p) + i, _MM_HINT_T0);
+}
+
 // Mask of the first n (0..16) lanes.
 inline __mmask16 first_lanes16(int64_t n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1); }
 inline __mmask32 first_lanes32(int64_t n) { return n >= 32 ? __mmask32(0xffffffffu) : __mmask32((1u << n) - 1); }

@@ -114,6 +114,7 @@ void q8_tile(const uint8_t* w, size_t rb, int64_t nb, const uint8_t* xs, size_t 
   for (int64_t j = 0; j < ng; ++j) {
     for (int r = 0; r < R; ++r) {
       const uint8_t* p = w + r * rb + j * 4 * sizeof(BlockQ8_0);
+      prefetch_bytes(p + R * rb, 4 * sizeof(BlockQ8_0));
       const __m512i sc = _mm512_permutex2var_epi16(_mm512_loadu_si512(p), idx, _mm512_loadu_si512(p + 64));
       const __m512 s01 = _mm512_cvtph_ps(_mm512_castsi512_si256(sc)), s23 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(sc, 1));
       const __m512i w01 = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(load256(p + 2)), load256(p + 36), 1), bias);
@@ -153,6 +154,7 @@ void q4_tile(const uint8_t* w, size_t rb, int64_t nb, const uint8_t* xs, size_t 
   for (int64_t j = 0; j < ng; ++j) {
     for (int r = 0; r < R; ++r) {
       const uint8_t* p = w + r * rb + j * 8 * sizeof(BlockQ4_0);
+      prefetch_bytes(p + R * rb, 8 * sizeof(BlockQ4_0));
       const __m512i z0 = _mm512_loadu_si512(p), z1 = _mm512_loadu_si512(p + 64), z2 = _mm512_loadu_si512(p + 80);
       const __m512i sc = _mm512_permutex2var_epi16(z0, idx_s, z1);
       const __m512 s03 = _mm512_cvtph_ps(_mm512_castsi512_si256(sc)), s47 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(sc, 1));
