@@ -17,8 +17,10 @@ using ktest::stored_row_bytes;
 
 constexpr float kSentinel = 12345.0f;
 
-bool is_quant(DType t) { return t == DType::Q8_0 || t == DType::Q4_0; }
+bool is_kquant(DType t) { return t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K; }
+bool is_quant(DType t) { return t == DType::Q8_0 || t == DType::Q4_0 || is_kquant(t); }
 std::vector<int64_t> cols_for(DType t) {
+  if (is_kquant(t)) return {256, 512, 768, 4096 + 256};
   if (is_quant(t)) return {32, 64, 96, 4064, 4096 + 32};
   return {1, 7, 31, 33, 2048, 4095};
 }
@@ -49,7 +51,7 @@ TEST_P(KernelMatmul, EqualsExactDotOfStoredWeightsAndPreparedActivations) {
   uint32_t seed = 1;
   for (int64_t cols : cols_for(type))
     for (int64_t rows : {1, 3, 5, 17, 64})
-      for (int64_t n_tok : {1, 2, 3, 5, 8, 13}) {
+      for (int64_t n_tok : {1, 2, 3, 4, 5, 8, 13}) {
         SCOPED_TRACE(testing::Message() << "cols " << cols << " rows " << rows << " n_tok " << n_tok);
         const auto w = random_matrix(type, rows, cols, ++seed);
         const int64_t ldx = cols + 3, ldy = rows + 5;
@@ -80,7 +82,7 @@ TEST_P(KernelMatmul, EqualsExactDotOfStoredWeightsAndPreparedActivations) {
 TEST_P(KernelMatmul, TwoThreadsOnDisjointRowsAgreeWithOneCall) {
   const auto& [isa, type] = GetParam();
   BWSCOPE_TABLE_OR_SKIP(ops, isa);
-  const int64_t rows = 96, cols = is_quant(type) ? 2048 : 2047;
+  const int64_t rows = 96, cols = is_kquant(type) ? 2048 : is_quant(type) ? 2048 : 2047;
   for (int64_t n_tok : {1, 7, 40}) {
     SCOPED_TRACE(testing::Message() << "n_tok " << n_tok);
     const auto w = random_matrix(type, rows, cols, 7);
@@ -104,7 +106,7 @@ TEST_P(KernelMatmul, StaysWithinActivationFormatErrorOfFloatInputs) {
   const auto& [isa, type] = GetParam();
   BWSCOPE_TABLE_OR_SKIP(ops, isa);
   for (const Ops* table : {&scalar_ops(), ops}) {
-    for (int64_t cols : {is_quant(type) ? int64_t(32) : int64_t(33), int64_t(4096)})
+    for (int64_t cols : {is_kquant(type) ? int64_t(256) : is_quant(type) ? int64_t(32) : int64_t(33), int64_t(4096)})
       for (int64_t n_tok : {1, 8}) {
         SCOPED_TRACE(testing::Message() << table->isa << " cols " << cols << " n_tok " << n_tok);
         const int64_t rows = 17;
@@ -121,6 +123,12 @@ TEST_P(KernelMatmul, StaysWithinActivationFormatErrorOfFloatInputs) {
             const auto ref = exact_dot(wr, xt, cols);
             double bound = 2e-5 * ref.abs;
             if (at == DType::BF16) bound += std::ldexp(1.0, -9) * ref.abs;
+            if (at == DType::Q8_K)  // d/2 per element, d = amax / 127 of the 256-block, d kept in f32
+              for (int64_t b = 0; b < cols; b += 256) {
+                double amax = 0, wsum = 0;
+                for (int j = 0; j < 256; ++j) amax = std::max(amax, std::fabs(double(xt[b + j]))), wsum += std::fabs(double(wr[b + j]));
+                bound += wsum * amax * (1.0 / 254 + 1e-6);
+              }
             if (at == DType::Q8_0)
               for (int64_t b = 0; b < cols; b += 32) {
                 double amax = 0, wsum = 0;
@@ -135,7 +143,8 @@ TEST_P(KernelMatmul, StaysWithinActivationFormatErrorOfFloatInputs) {
 
 INSTANTIATE_TEST_SUITE_P(Kernels, KernelMatmul,
                          ::testing::Combine(::testing::ValuesIn(ktest::simd_isas()),
-                                            ::testing::Values(DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0)),
+                                            ::testing::Values(DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0,
+                                                              DType::Q4_K, DType::Q5_K, DType::Q6_K)),
                          [](const auto& info) {
                            return std::get<0>(info.param) + "_" + std::string(dtype_name(std::get<1>(info.param)));
                          });
@@ -146,13 +155,14 @@ class KernelPrepareAct : public ::testing::TestWithParam<std::string> {};
 // f32_to_bf16 of every element.
 TEST_P(KernelPrepareAct, MatchesReferenceConversionByteForByte) {
   BWSCOPE_TABLE_OR_SKIP(ops, GetParam());
-  for (DType w : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0})
-    for (int64_t cols : is_quant(w) ? std::vector<int64_t>{32, 96, 4128} : std::vector<int64_t>{1, 17, 33, 4095}) {
+  for (DType w : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K})
+    for (int64_t cols : is_kquant(w) ? std::vector<int64_t>{256, 768, 4352}
+                        : is_quant(w) ? std::vector<int64_t>{32, 96, 4128} : std::vector<int64_t>{1, 17, 33, 4095}) {
       SCOPED_TRACE(testing::Message() << dtype_name(w) << " cols " << cols);
       const int64_t n_tok = 3, ldx = cols + 1;
       auto x = random_floats(size_t(n_tok * ldx), uint32_t(cols), 1e-3f, 50.0f);
       const DType at = ops->act_type(w);
-      if (at == DType::Q8_0) {  // d = 1: 2.5 and -2.5 are ties, rounded away from zero
+      if (at == DType::Q8_0 || at == DType::Q8_K) {  // d = 1: 2.5 and -2.5 are ties, rounded away from zero
         x[0] = 127.0f, x[1] = 2.5f, x[2] = -2.5f, x[3] = 0.5f;
       } else if (cols >= 9) {  // NaN, inf, a subnormal, and bf16 ties to even (down, then up)
         x[4] = std::nanf(""), x[5] = -INFINITY, x[6] = 1e-40f, x[7] = bits_f32(0x3f808000u), x[8] = bits_f32(0x3f818000u);

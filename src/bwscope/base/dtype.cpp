@@ -8,16 +8,17 @@
 namespace bwscope {
 namespace {
 
-// Only these are computed with; the K-quants are known (sizes, names) so files that hold them
-// are read and reported, and get a clear "unsupported type" from the engine until their kernels land.
-constexpr std::array<DTypeInfo, 8> kTypes{{
+// Q8_K is an activation format only: files holding Q8_K weights are read and reported, and get
+// a clear "unsupported type" from the engine.
+constexpr std::array<DTypeInfo, 9> kTypes{{
     {DType::F32, "f32", 1, 4, true},
     {DType::F16, "f16", 1, 2, true},
     {DType::Q4_0, "q4_0", kQK4_0, sizeof(BlockQ4_0), true},
     {DType::Q8_0, "q8_0", kQK8_0, sizeof(BlockQ8_0), true},
-    {DType::Q4_K, "q4_k", kQK_K, sizeof(BlockQ4_K), false},
-    {DType::Q5_K, "q5_k", kQK_K, sizeof(BlockQ5_K), false},
-    {DType::Q6_K, "q6_k", kQK_K, sizeof(BlockQ6_K), false},
+    {DType::Q4_K, "q4_k", kQK_K, sizeof(BlockQ4_K), true},
+    {DType::Q5_K, "q5_k", kQK_K, sizeof(BlockQ5_K), true},
+    {DType::Q6_K, "q6_k", kQK_K, sizeof(BlockQ6_K), true},
+    {DType::Q8_K, "q8_k", kQK_K, sizeof(BlockQ8_K), false},
     {DType::BF16, "bf16", 1, 2, true},
 }};
 

@@ -18,6 +18,7 @@ enum class DType : uint32_t {
   Q4_K = 12,
   Q5_K = 13,
   Q6_K = 14,
+  Q8_K = 15,  // activations only: what K-quant weights multiply against
   BF16 = 30,
 };
 
@@ -55,14 +56,23 @@ struct BlockQ4_0 {
 };
 static_assert(sizeof(BlockQ4_0) == 18);
 
+// K-quants: super-blocks of 256 values in sub-blocks of 32 (Q4_K, Q5_K) or 16 (Q6_K), each
+// with its own small integer scale, as ggml-common.h defines them.
 constexpr int kQK_K = 256;        // K-quant super-block
 constexpr int kKScaleBytes = 12;  // 8 six-bit scales + 8 six-bit mins
+// Sub-block j (32 values) = d * sc_j * q - dmin * m_j, q in 0..15. The 6-bit sc_j, m_j are
+// packed in `scales`: j < 4: sc_j = scales[j] & 63, m_j = scales[j + 4] & 63; j >= 4: low 4
+// bits in scales[j + 4] (sc: low nibble, m: high nibble), high 2 bits in the top bits of
+// scales[j - 4] (sc) and scales[j] (m). Values 64c .. 64c + 31 are the low nibbles of
+// qs[32c .. 32c + 31], values 64c + 32 .. 64c + 63 their high nibbles.
 struct BlockQ4_K {
   uint16_t d, dmin;
   uint8_t scales[kKScaleBytes];
   uint8_t qs[kQK_K / 2];
 };
 static_assert(sizeof(BlockQ4_K) == 144);
+// As Q4_K with a fifth bit: q in 0..31; bit 4 of value 64c + l (l < 32) is bit 2c of qh[l],
+// of value 64c + 32 + l bit 2c + 1 of qh[l].
 struct BlockQ5_K {
   uint16_t d, dmin;
   uint8_t scales[kKScaleBytes];
@@ -70,6 +80,9 @@ struct BlockQ5_K {
   uint8_t qs[kQK_K / 2];
 };
 static_assert(sizeof(BlockQ5_K) == 176);
+// Sub-block i (16 values) = d * scales[i] * (q - 32), q in 0..63. In each half h (128 values),
+// value 128h + 32k + l (k < 4, l < 32) has low 4 bits in ql[64h + l + 32 (k & 1)] (low nibble
+// for k < 2, high nibble for k >= 2) and high 2 bits at bit 2k of qh[32h + l].
 struct BlockQ6_K {
   uint8_t ql[kQK_K / 2];
   uint8_t qh[kQK_K / 4];
@@ -77,6 +90,13 @@ struct BlockQ6_K {
   uint16_t d;
 };
 static_assert(sizeof(BlockQ6_K) == 210);
+// Activations for K-quant weights: value = d * qs[i]; bsums[k] = Σ qs[16k .. 16k + 15].
+struct BlockQ8_K {
+  float d;
+  int8_t qs[kQK_K];
+  int16_t bsums[kQK_K / 16];
+};
+static_assert(sizeof(BlockQ8_K) == 292);
 
 // ---- Scalar conversions ---------------------------------------------------------------------
 inline uint32_t f32_bits(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }

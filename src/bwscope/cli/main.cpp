@@ -14,7 +14,7 @@ namespace bwscope::cli {
 
 DType parse_type_flag(const std::string& flag, const std::string& value) {
   auto t = parse_dtype(value);
-  if (!t) fail("{} {}: unknown type (f32, f16, bf16, q8_0, q4_0)", flag, value);
+  if (!t) fail("{} {}: unknown type (f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k)", flag, value);
   return *t;
 }
 

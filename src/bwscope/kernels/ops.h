@@ -43,7 +43,7 @@ struct Ops {
   std::string_view isa;  // "scalar", "avx2", "avx512"
 
   // The activation format that weight type `w` multiplies against (F32 for float weights,
-  // Q8_0 for Q8_0/Q4_0: activations quantized on the fly).
+  // Q8_0 for Q8_0/Q4_0, Q8_K for the K-quants: activations quantized on the fly).
   DType (*act_type)(DType w);
   // Converts n_tok rows of `cols` floats (row stride ldx floats) into act_type(w) rows,
   // `out_stride` bytes apart.
@@ -74,7 +74,8 @@ const Ops* ops_by_name(std::string_view isa);
 
 // Plain reference conversions, for every type in the dtype table that the engine supports.
 void dequantize_row(DType type, const uint8_t* src, float* dst, int64_t n);
-// F32, F16, BF16, Q8_0, Q4_0 (rounding as ggml's reference quantizers).
+// F32, F16, BF16, Q8_0, Q4_0 (rounding as ggml's reference quantizers); Q4_K, Q5_K, Q6_K
+// (a least-squares search for each sub-block's scale) and Q8_K (d = amax / 127).
 void quantize_row(DType type, const float* src, uint8_t* dst, int64_t n);
 
 }  // namespace bwscope::kernels

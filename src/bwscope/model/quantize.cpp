@@ -7,6 +7,7 @@
 #include "bwscope/format/gguf.h"
 #include "bwscope/kernels/ops.h"
 #include "bwscope/model/synth.h"
+#include "bwscope/model/weight_plan.h"
 
 namespace bwscope {
 namespace {
@@ -24,17 +25,26 @@ void convert_rows(const gguf::Tensor& src, DType to, int64_t cols, int64_t r0, i
 }  // namespace
 
 QuantizeStats quantize_model(const std::string& in_path, const std::string& out_path, DType type, int threads) {
-  const uint32_t file_type = gguf_file_type(type);  // refuses types the engine cannot make
+  return quantize_model(in_path, out_path, single_type_plan(type), threads);  // refuses types the engine cannot make
+}
+
+QuantizeStats quantize_model(const std::string& in_path, const std::string& out_path, const WeightPlan& plan, int threads) {
   if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
   auto in = std::make_shared<const gguf::File>(gguf::File::open(in_path));
   gguf::Writer w(in->alignment());
   for (const auto& [key, value] : in->metadata()) w.set(key, value);
-  w.set("general.file_type", gguf::Value::u32(file_type));
-  if (dtype_info(type).block_elems > 1) w.set("general.quantization_version", gguf::Value::u32(2));
+  w.set("general.file_type", gguf::Value::u32(plan.file_type));
+  if (dtype_info(plan.base).block_elems > 1) w.set("general.quantization_version", gguf::Value::u32(2));
+  // The mix rules need the layer count and whether the output projection is tied.
+  int64_t n_layers = 0;
+  if (const gguf::Value* v = in->find("llama.block_count"); v && v->as_uint()) n_layers = int64_t(*v->as_uint());
+  bool has_output = false;
+  for (const gguf::Tensor& t : in->tensors()) has_output |= t.name == "output.weight";
 
   QuantizeStats stats;
   for (const gguf::Tensor& t : in->tensors()) {
     stats.bytes_in += t.n_bytes;
+    const DType type = t.ne.size() == 2 ? plan_tensor_type(plan, t.name, n_layers, has_output, int64_t(t.ne[0])) : t.type;
     if (t.ne.size() != 2 || t.type == type) {  // norms, rope factors, tensors already in the type
       w.add_tensor(t.name, t.type, t.ne, [in, &t](std::span<uint8_t> dst) { std::copy(t.bytes.begin(), t.bytes.end(), dst.begin()); });
       stats.bytes_out += t.n_bytes;

@@ -12,6 +12,7 @@
 #include "bwscope/format/tokenizer_json.h"
 #include "bwscope/kernels/ops.h"
 #include "bwscope/model/tokenizer.h"
+#include "bwscope/model/weight_plan.h"
 
 namespace bwscope {
 namespace {
@@ -48,6 +49,9 @@ uint32_t gguf_file_type(DType type) {
     case DType::F16: return 1;
     case DType::Q4_0: return 2;
     case DType::Q8_0: return 7;
+    case DType::Q4_K: return 14;  // llama.cpp has no pure-K file types: the nearest ones (Q4_K_S,
+    case DType::Q5_K: return 16;  // Q5_K_S, Q6_K)
+    case DType::Q6_K: return 18;
     case DType::BF16: return 32;
     default: fail("synth: weight type {} is not supported yet", dtype_name(type));
   }
@@ -64,9 +68,15 @@ std::string default_tokenizer_json() {
 
 void write_synthetic_gguf(const SynthOptions& o, const std::string& path) {
   const LlamaConfig& c = o.config;
-  const uint32_t file_type = gguf_file_type(o.type);
+  WeightPlan plan = single_type_plan(o.type);
+  if (o.k_mix) {
+    auto mix = parse_weight_plan(std::string(dtype_name(o.type)) + "_m");
+    if (!mix) fail("synth: there is no _M mix over {}", dtype_name(o.type));
+    plan = *mix;
+  }
+  const uint32_t file_type = plan.file_type;
   const DTypeInfo& info = dtype_info(o.type);
-  if (c.n_embd % info.block_elems || c.n_ff % info.block_elems)
+  if (!o.k_mix && (c.n_embd % info.block_elems || c.n_ff % info.block_elems))
     fail("synth: {} needs n_embd ({}) and n_ff ({}) to be multiples of {}", info.name, c.n_embd, c.n_ff, info.block_elems);
   const int threads = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
 
@@ -113,7 +123,8 @@ void write_synthetic_gguf(const SynthOptions& o, const std::string& path) {
   auto weight = [&](const std::string& name, int64_t cols, int64_t rows) {
     const uint64_t key = name_key(o.seed, name);
     const float a = std::sqrt(3.0f / float(cols));
-    w.add_tensor(name, o.type, {uint64_t(cols), uint64_t(rows)}, [=, type = o.type](std::span<uint8_t> dst) {
+    const DType type = plan_tensor_type(plan, name, c.n_layers, !c.tied_embeddings, cols);
+    w.add_tensor(name, type, {uint64_t(cols), uint64_t(rows)}, [=](std::span<uint8_t> dst) {
       fill_random(dst, type, cols, rows, key, 0.0f, a, threads);
     });
   };

@@ -16,6 +16,7 @@ namespace bwscope {
 struct SynthOptions {
   LlamaConfig config;
   DType type = DType::BF16;     // type of the 2-D weights; norms and rope factors stay F32
+  bool k_mix = false;           // llama.cpp's _M mix over `type` (Q4_K → Q4_K_M, Q5_K → Q5_K_M)
   uint64_t seed = 1;
   std::string tokenizer_json;   // real tokenizer to embed; empty: a byte-level stand-in
   int threads = 0;              // 0: all hardware threads

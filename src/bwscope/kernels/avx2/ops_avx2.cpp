@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "bwscope/kernels/avx2/avx2_internal.h"
+#include "bwscope/kernels/avx2/kquant_avx2.h"
 
 namespace bwscope::kernels {
 namespace avx2 {
@@ -32,7 +33,11 @@ uint8_t* scratch(int slot, size_t bytes) {
 namespace {
 
 // Without vdpbf16ps, BF16 weights are widened to f32 and multiply f32 activations.
-DType act_type(DType w) { return w == DType::Q8_0 || w == DType::Q4_0 ? DType::Q8_0 : DType::F32; }
+DType act_type(DType w) {
+  if (w == DType::Q8_0 || w == DType::Q4_0) return DType::Q8_0;
+  if (w == DType::Q4_K || w == DType::Q5_K || w == DType::Q6_K) return DType::Q8_K;
+  return DType::F32;
+}
 
 // Q8_0 exactly as the reference quantizer: d = amax / 127, q = lround(x / d).
 void quantize_q8_0(const float* x, uint8_t* out, int64_t n) {
@@ -67,9 +72,10 @@ void quantize_q8_0(const float* x, uint8_t* out, int64_t n) {
 void copy_f32(const float* x, uint8_t* out, int64_t n) { std::memcpy(out, x, size_t(n) * sizeof(float)); }
 
 void prepare_act(DType w, const float* x, int64_t ldx, int64_t n_tok, int64_t cols, uint8_t* out, size_t out_stride) {
-  const bool q8 = act_type(w) == DType::Q8_0;
+  const DType a = act_type(w);
   for (int64_t t = 0; t < n_tok; ++t) {
-    if (q8) quantize_q8_0(x + t * ldx, out + size_t(t) * out_stride, cols);
+    if (a == DType::Q8_0) quantize_q8_0(x + t * ldx, out + size_t(t) * out_stride, cols);
+    else if (a == DType::Q8_K) quantize_q8_k(x + t * ldx, out + size_t(t) * out_stride, cols);
     else copy_f32(x + t * ldx, out + size_t(t) * out_stride, cols);
   }
 }
@@ -85,6 +91,10 @@ void matmul(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_to
     case DType::Q8_0:
     case DType::Q4_0:
       return matmul_quant(w, act, act_stride, n_tok, y, ldy, row0, row1);
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
+      return matmul_kquant(w, act, act_stride, n_tok, y, ldy, row0, row1);
     default:  // the reference reports the unsupported type
       return scalar_ops().matmul(w, act, act_stride, n_tok, y, ldy, row0, row1);
   }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "bwscope/kernels/avx512/avx512_internal.h"
+#include "bwscope/kernels/avx512/kquant_avx512.h"
 
 namespace bwscope::kernels {
 namespace avx512 {
@@ -40,6 +41,10 @@ DType act_type(DType w) {
       return DType::Q8_0;
     case DType::BF16:
       return DType::BF16;
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
+      return DType::Q8_K;
     default:
       return DType::F32;
   }
@@ -101,6 +106,7 @@ void prepare_act(DType w, const float* x, int64_t ldx, int64_t n_tok, int64_t co
     const float* xt = x + t * ldx;
     uint8_t* ot = out + size_t(t) * out_stride;
     if (a == DType::Q8_0) quantize_q8_0(xt, ot, cols);
+    else if (a == DType::Q8_K) quantize_q8_k(xt, ot, cols);
     else if (a == DType::BF16) convert_bf16(xt, ot, cols);
     else copy_f32(xt, ot, cols);
   }
@@ -117,6 +123,10 @@ void matmul(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_to
     case DType::Q8_0:
     case DType::Q4_0:
       return matmul_quant(w, act, act_stride, n_tok, y, ldy, row0, row1);
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
+      return matmul_kquant(w, act, act_stride, n_tok, y, ldy, row0, row1);
     default:  // the reference reports the unsupported type
       return scalar_ops().matmul(w, act, act_stride, n_tok, y, ldy, row0, row1);
   }

@@ -5,6 +5,7 @@
 
 #include "bwscope/base/error.h"
 #include "bwscope/kernels/ops.h"
+#include "bwscope/kernels/scalar/kquant.h"
 
 namespace bwscope::kernels {
 namespace {
@@ -14,6 +15,10 @@ DType act_type(DType w) {
     case DType::Q8_0:
     case DType::Q4_0:
       return DType::Q8_0;
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
+      return DType::Q8_K;
     default:
       return DType::F32;
   }
@@ -87,6 +92,11 @@ void matmul(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_to
           break;
         case DType::Q4_0:
           v = dot_q4_0(reinterpret_cast<const BlockQ4_0*>(row), reinterpret_cast<const BlockQ8_0*>(x), w.cols / kQK4_0);
+          break;
+        case DType::Q4_K:
+        case DType::Q5_K:
+        case DType::Q6_K:
+          v = kquant::dot(w.type, row, x, w.cols);
           break;
         default:
           v = dot_float(w.type, row, reinterpret_cast<const float*>(x), w.cols);

@@ -5,6 +5,7 @@
 
 #include "bwscope/base/error.h"
 #include "bwscope/kernels/ops.h"
+#include "bwscope/kernels/scalar/kquant.h"
 
 namespace bwscope::kernels {
 
@@ -42,6 +43,11 @@ void dequantize_row(DType type, const uint8_t* src, float* dst, int64_t n) {
       }
       return;
     }
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
+    case DType::Q8_K:
+      return kquant::dequantize(type, src, dst, n);
     default:
       fail("dequantize: type {} is not supported yet", dtype_name(type));
   }
@@ -91,6 +97,11 @@ void quantize_row(DType type, const float* src, uint8_t* dst, int64_t n) {
       }
       return;
     }
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
+    case DType::Q8_K:
+      return kquant::quantize(type, src, dst, n);
     default:
       fail("quantize: type {} is not supported yet", dtype_name(type));
   }
