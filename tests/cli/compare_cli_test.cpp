@@ -86,7 +86,10 @@ TEST_F(CompareCli, JsonReportConformsToTheSchemaAndAddsUp) {
   double tps = 0;
   for (const auto& i : pair["instances"]) tps += i["tokens_per_s"].get<double>();
   EXPECT_NEAR(pair["aggregate"]["tokens_per_s"].get<double>(), tps, 1e-9 * tps);
-  EXPECT_GT(pair["overlap"]["fraction"].get<double>(), 0.0);
+  // A fraction of the run (these runs last milliseconds, so a loaded machine may not overlap
+  // them at all; ColocateModes tests the overlap itself on runs long enough to show it).
+  EXPECT_GE(pair["overlap"]["fraction"].get<double>(), 0.0);
+  EXPECT_LE(pair["overlap"]["fraction"].get<double>(), 1.0);
   EXPECT_NE(pair["instances"][0]["pid"], pair["instances"][1]["pid"]);  // two child processes
   EXPECT_EQ(doc["ratios"].size(), 2u);
   EXPECT_FALSE(doc["incomplete"].get<bool>());

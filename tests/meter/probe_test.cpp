@@ -219,7 +219,10 @@ std::vector<const ProbeKernels*> tables() {
 }
 
 struct Aligned {
-  explicit Aligned(size_t n) : bytes(n + 4096), p(static_cast<uint8_t*>(std::aligned_alloc(4096, n + 4096))) { std::memset(p, 0, bytes); }
+  // aligned_alloc wants a size that is a multiple of the alignment.
+  explicit Aligned(size_t n) : bytes((n + 2 * 4096 - 1) / 4096 * 4096), p(static_cast<uint8_t*>(std::aligned_alloc(4096, bytes))) {
+    std::memset(p, 0, bytes);
+  }
   ~Aligned() { std::free(p); }
   size_t bytes;
   uint8_t* p;

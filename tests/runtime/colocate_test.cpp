@@ -119,11 +119,18 @@ TEST_P(ColocateModes, TwoInstancesOverlapAndSumUp) {
     EXPECT_EQ(g.private_weights, m.weights == WeightMode::Private);
     EXPECT_GT(g.ttft_ms, 0);
     EXPECT_GT(g.decode_tokens_per_s, 0);
-    if (m.cores == CoreMode::Partition) EXPECT_EQ(g.cpus.size(), 1u);
-    else EXPECT_TRUE(g.cpus.empty());
+    if (m.cores == CoreMode::Partition) {
+      EXPECT_EQ(g.cpus.size(), 1u);
+    } else {
+      EXPECT_TRUE(g.cpus.empty());
+    }
   }
-  if (m.cores == CoreMode::Partition) EXPECT_NE(f.instances[0].cpus, f.instances[1].cpus);
-  if (m.iso == Isolation::Process) EXPECT_NE(f.instances[0].pid, f.instances[1].pid);
+  if (m.cores == CoreMode::Partition) {
+    EXPECT_NE(f.instances[0].cpus, f.instances[1].cpus);
+  }
+  if (m.iso == Isolation::Process) {
+    EXPECT_NE(f.instances[0].pid, f.instances[1].pid);
+  }
   // Private weights are a second resident copy: the footprint grows by one model.
   const uint64_t kv_act = f.instances[0].kv_bytes + f.instances[0].scratch_bytes + f.instances[1].kv_bytes + f.instances[1].scratch_bytes;
   const uint64_t w = f.instances[0].weight_bytes;

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <random>
+#include <thread>
 #include <stdexcept>
 
 #include "bwscope/runtime/thread_pool.h"
@@ -51,6 +54,53 @@ TEST(ThreadPool, WorkerExceptionIsRethrownToTheCaller) {
   std::atomic<int> count{0};
   pool.run([&](int, int) { count.fetch_add(1); });  // still usable
   EXPECT_EQ(count.load(), 3);
+}
+
+TEST(ThreadPool, EveryPartRunsOnceAcrossMixedRegions) {
+  ThreadPool pool(3);
+  std::mt19937 rng(7);
+  for (int region = 0; region < 2000; ++region) {
+    const int n_parts = 1 + int(rng() % 37);
+    std::vector<std::atomic<int>> hits(static_cast<size_t>(n_parts));
+    if (region % 5 == 0) {  // every-worker regions in between must not confuse late workers
+      std::atomic<int> workers{0};
+      pool.run([&](int, int) { workers.fetch_add(1); });
+      ASSERT_EQ(workers.load(), 3);
+    }
+    pool.run_parts(n_parts, [&](int part, int n, int worker) {
+      EXPECT_EQ(n, n_parts);
+      EXPECT_GE(worker, 0);
+      EXPECT_LT(worker, 3);
+      hits[size_t(part)].fetch_add(1);
+    });
+    for (auto& h : hits) ASSERT_EQ(h.load(), 1);
+  }
+}
+
+TEST(ThreadPool, OthersTakeTheSharesOfAStalledWorker) {
+  // Worker 1 stalls in the first part it claims (as when the OS deschedules it): the caller
+  // must take every other part rather than leave them for worker 1.
+  ThreadPool pool(2);
+  std::atomic<int> by_caller{0}, by_worker{0};
+  pool.run_parts(8, [&](int, int, int worker) {
+    if (worker == 1) {
+      by_worker.fetch_add(1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    } else {
+      by_caller.fetch_add(1);
+    }
+  });
+  EXPECT_EQ(by_caller.load() + by_worker.load(), 8);
+  EXPECT_LE(by_worker.load(), 1);
+}
+
+TEST(ThreadPool, PartExceptionIsRethrownToTheCaller) {
+  ThreadPool pool(2);
+  EXPECT_THROW(pool.run_parts(5, [](int part, int, int) {
+    if (part == 3) throw std::runtime_error("boom");
+  }),
+               std::runtime_error);
+  EXPECT_THROW(pool.run_parts(0, [](int, int, int) {}), std::invalid_argument);
 }
 
 TEST(SplitRange, CoversEverythingOnceAndRespectsAlignment) {

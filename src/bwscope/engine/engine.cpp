@@ -93,6 +93,13 @@ void Engine::check_batch(std::span<const BatchToken> batch) const {
   }
 }
 
+int Engine::parts_for(int64_t units) const {
+  // Several parts per thread: when the OS deschedules one thread (instances sharing cores),
+  // the others take its unclaimed parts instead of waiting a whole time slice for it.
+  constexpr int64_t kPartsPerThread = 4;
+  return int(std::clamp<int64_t>(std::min(units, kPartsPerThread * pool_->size()), 1, ThreadPool::kMaxParts));
+}
+
 void Engine::matmuls(std::span<const kernels::Matrix* const> ws, const float* x, int64_t ldx, int64_t n_tok,
                      std::span<float* const> ys) {
   const DType act_type = ops_->act_type(ws[0]->type);
@@ -101,15 +108,17 @@ void Engine::matmuls(std::span<const kernels::Matrix* const> ws, const float* x,
   const int64_t cols = ws[0]->cols;
   const size_t act_stride = (*row_bytes(act_type, uint64_t(cols)) + 63) / 64 * 64;
   uint8_t* act = s_->act.data();
-  pool_->run([&](int worker, int n_workers) {
-    Range toks = split_range(n_tok, worker, n_workers);
+  pool_->run_parts(parts_for(n_tok), [&](int part, int n_parts, int) {
+    Range toks = split_range(n_tok, part, n_parts);
     if (toks.end > toks.begin)
       ops_->prepare_act(ws[0]->type, x + toks.begin * ldx, ldx, toks.end - toks.begin, cols, act + toks.begin * act_stride, act_stride);
   });
-  pool_->run([&](int worker, int n_workers) {
+  int64_t units = 0;  // of 16 rows in the largest matrix
+  for (const auto* w : ws) units = std::max(units, (w->rows + 15) / 16);
+  pool_->run_parts(parts_for(units), [&](int part, int n_parts, int) {
     for (size_t i = 0; i < ws.size(); ++i) {
-      // Rows in multiples of 16 keep each worker's share aligned for the SIMD kernels.
-      Range rows = split_range(ws[i]->rows, worker, n_workers, 16);
+      // Rows in multiples of 16 keep each part aligned for the SIMD kernels.
+      Range rows = split_range(ws[i]->rows, part, n_parts, 16);
       if (rows.end > rows.begin) ops_->matmul(*ws[i], act, act_stride, n_tok, ys[i], ws[i]->rows, rows.begin, rows.end);
     }
   });
@@ -119,8 +128,8 @@ void Engine::attention(int64_t layer, std::span<const BatchToken> batch) {
   const LlamaConfig& c = model_.config;
   const int64_t n_tok = int64_t(batch.size()), hd = c.head_dim(), q_dim = c.n_head * hd, kv = c.kv_dim();
   // RoPE and cache writes first, so every token of the batch sees the keys of earlier ones.
-  pool_->run([&](int worker, int n_workers) {
-    Range toks = split_range(n_tok, worker, n_workers);
+  pool_->run_parts(parts_for(n_tok), [&](int part, int n_parts, int) {
+    Range toks = split_range(n_tok, part, n_parts);
     for (int64_t t = toks.begin; t < toks.end; ++t) {
       const BatchToken& b = batch[size_t(t)];
       ops_->rope(s_->q.data() + t * q_dim, c.n_head, hd, b.pos, inv_freq_.data());
@@ -134,8 +143,8 @@ void Engine::attention(int64_t layer, std::span<const BatchToken> batch) {
     }
   });
   const float scale = 1.0f / std::sqrt(float(hd));
-  pool_->run([&](int worker, int n_workers) {
-    Range items = split_range(n_tok * c.n_head, worker, n_workers);
+  pool_->run_parts(parts_for(n_tok * c.n_head), [&](int part, int n_parts, int worker) {
+    Range items = split_range(n_tok * c.n_head, part, n_parts);
     for (int64_t item = items.begin; item < items.end;) {
       const int64_t t = item / c.n_head, head0 = item % c.n_head;
       const int64_t head1 = std::min(c.n_head, head0 + (items.end - item));
@@ -209,8 +218,8 @@ std::span<const float> Engine::forward(std::span<const BatchToken> batch) {
   note(meter::Op::Embed, -1, t0, elementwise_traffic(0, n_tok * d, uint64_t(n_tok) * e.row_bytes));
 
   auto norm_all = [&](const std::vector<float>& weight) {
-    pool_->run([&](int worker, int n_workers) {
-      Range toks = split_range(n_tok, worker, n_workers);
+    pool_->run_parts(parts_for(n_tok), [&](int part, int n_parts, int) {
+      Range toks = split_range(n_tok, part, n_parts);
       for (int64_t t = toks.begin; t < toks.end; ++t) ops_->rmsnorm(s.x.data() + t * d, weight.data(), d, c.rms_eps, s.xn.data() + t * d);
     });
   };
@@ -271,8 +280,8 @@ std::span<const float> Engine::forward(std::span<const BatchToken> batch) {
     note(meter::Op::GateUp, layer, t0, matmul_traffic({&L.ffn_gate, &L.ffn_up}, n_tok));
 
     t0 = clock();
-    pool_->run([&](int worker, int n_workers) {
-      Range r = split_range(n_tok * ff, worker, n_workers, 64);
+    pool_->run_parts(parts_for((n_tok * ff + 63) / 64), [&](int part, int n_parts, int) {
+      Range r = split_range(n_tok * ff, part, n_parts, 64);
       if (r.end > r.begin) ops_->swiglu(s.gate.data() + r.begin, s.up.data() + r.begin, r.end - r.begin, s.gate.data() + r.begin);
     });
     note(meter::Op::SwiGLU, layer, t0, elementwise_traffic(2 * n_tok * ff, n_tok * ff));

@@ -75,6 +75,7 @@ class Engine {
   void attention(int64_t layer, std::span<const BatchToken> batch);
   // Appends a ledger record for an op that began at t0 (no-op without a ledger).
   void note(meter::Op op, int64_t layer, int64_t t0, const meter::Record& bytes);
+  int parts_for(int64_t units) const;  // parts of a parallel region over `units` work units
   int64_t clock() const { return options_.ledger ? meter::now_ns() : 0; }
 
   const LlamaModel& model_;
