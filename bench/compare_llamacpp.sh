@@ -3,14 +3,17 @@
 # bracketed by read-bandwidth probes; prints a table of medians and ratios.
 #
 #   bench/compare_llamacpp.sh [TYPES] [PRESET] [ROUNDS]
-#     TYPES   comma list of weight types (default q4_0,q8_0,bf16,f16)
+#     TYPES   comma list of weight types (default q4_0,q8_0,bf16,f16; also q4_k_m, q5_k_m,
+#             q4_k, q5_k, q6_k: the same bwscope-made file runs in both engines)
 #     PRESET  llama-3.2-1b (default) or llama-3.2-3b
 #     ROUNDS  interleaved rounds (default 3; each round runs both engines once)
-# Env: THREADS (default 2), PP (512), TG (128), MODELS_DIR (default ~/.cache/bwscope/models).
-# Needs the release build (build/release/bwscope) and ../shared/peers next to the checkout.
+# Env: THREADS (default 2), PP (512), TG (128), MODELS_DIR (default ~/.cache/bwscope/models),
+# BW (the bwscope binary, default build/release/bwscope), LOCK (a file to flock around each
+# timed run, so runs of others on the same machine do not overlap them; default none).
+# Needs the release build and ../shared/peers next to the checkout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-bw=$here/build/release/bwscope
+bw=${BW:-$here/build/release/bwscope}
 peers=${PEERS:-$here/../shared/peers}
 types=${1:-q4_0,q8_0,bf16,f16}
 preset=${2:-llama-3.2-1b}
@@ -22,6 +25,7 @@ models=${MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/bwscope/models}
 mkdir -p "$models"
 [ -x "$bw" ] || { echo "build first: cmake --preset release && cmake --build --preset release" >&2; exit 1; }
 
+locked() { if [ -n "${LOCK:-}" ]; then flock "$LOCK" "$@"; else "$@"; fi; }
 json() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);const v=process.argv[1].split(".").reduce((o,k)=>o?.[k],j);console.log(v??"nan")})' "$1"; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
@@ -33,10 +37,10 @@ for t in ${types//,/ }; do
   [ -f "$model" ] || "$bw" synth --preset "$preset" --type "$t" --out "$model" --tokenizer none >/dev/null
   bpp=""; btg=""; lpp=""; ltg=""; bgbs=""
   for ((r = 0; r < rounds; r++)); do
-    out=$("$bw" bench "$model" -p "$pp" -n "$tg" -t "$threads" -r 1 --json)
+    out=$(locked "$bw" bench "$model" -p "$pp" -n "$tg" -t "$threads" -r 1 --json)
     bpp+=" $(echo "$out" | json prefill.tokens_per_s)"; btg+=" $(echo "$out" | json decode.tokens_per_s)"
     bgbs+=" $(echo "$out" | json decode.avg_bandwidth_gbs)"
-    out=$("$peers/llamacpp" bench "$model" "$threads" "$pp" "$tg" 1)
+    out=$(locked "$peers/llamacpp" bench "$model" "$threads" "$pp" "$tg" 1)
     lpp+=" $(echo "$out" | json pp.median_tps)"; ltg+=" $(echo "$out" | json tg.median_tps)"
   done
   for phase in pp tg; do
