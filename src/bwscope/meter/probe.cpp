@@ -273,14 +273,15 @@ ProbeResult run_probe(const ProbeOptions& o) {
   return r;
 }
 
-double quick_read_probe(int threads, double seconds) {
+double quick_read_probe(int threads, double seconds, size_t buffer_bytes) {
   const std::vector<int> cpus = allowed_cpus();
   if (threads < 1 || threads > int(cpus.size()))
     fail("quick probe: {} threads requested, {} CPUs available", threads, cpus.size());
   AffinityGuard keep_affinity;
   ThreadPool pool(threads, std::vector<int>(cpus.begin(), cpus.begin() + threads), true);
   const size_t unit = kProbeChunkBytes * 16 * size_t(threads);
-  const size_t buffer = std::max(256 * kMiB, 8 * last_level_cache_bytes()) / unit * unit;
+  const size_t wanted = buffer_bytes ? buffer_bytes : std::max(256 * kMiB, 8 * last_level_cache_bytes());
+  const size_t buffer = std::max(wanted / unit, size_t(1)) * unit;
   Arrays arr(buffer, pool, true);
   const ProbeKernels& k = best_probe_kernels();
   const int64_t deadline = now_ns() + int64_t(seconds * 1e9);

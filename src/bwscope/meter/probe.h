@@ -67,7 +67,8 @@ ProbeResult cached_probe(const ProbeOptions& options, bool reprobe);
 
 // A short read-only probe (best over patterns, `threads` threads, about `seconds` long) to
 // bracket a run: compare reports the drift between the one before and the one after.
-double quick_read_probe(int threads, double seconds = 0.5);
+// buffer_bytes 0: far larger than the last-level cache (8×, at least 256 MiB).
+double quick_read_probe(int threads, double seconds = 0.5, size_t buffer_bytes = 0);
 
 // The compute probe alone: GFLOP/s of the prefill matmul kernels (kernels::best_ops()) for each
 // weight type they support, on `threads` threads, best of `reps` calls.

@@ -121,7 +121,7 @@ void ThreadPool::worker_main(int index) {
   if (!cpus_.empty()) pin_current_thread(cpus_[size_t(index) % cpus_.size()]);
   uint32_t handled = 0;  // the last region this worker took part in
   for (;;) {
-    wait_while_equal(region_, handled, spin_limit_, region_sleepers_);
+    wait_while_equal(region_, handled, spin_limit_.load(std::memory_order_relaxed), region_sleepers_);
     if (stop_.load(std::memory_order_seq_cst)) return;
     const uint64_t s = state_.load(std::memory_order_acquire);
     const uint32_t region = state_region(s);
@@ -152,7 +152,7 @@ void ThreadPool::start(bool every_worker, int n_parts, const Job& job) {
     claim_parts(region, 0);
   }
   for (uint32_t done; (done = done_.load(std::memory_order_acquire)) != uint32_t(n_parts);)
-    wait_while_equal(done_, done, spin_limit_, done_sleepers_);
+    wait_while_equal(done_, done, spin_limit_.load(std::memory_order_relaxed), done_sleepers_);
   job_ = nullptr;
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
