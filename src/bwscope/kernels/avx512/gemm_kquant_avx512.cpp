@@ -154,6 +154,27 @@ constexpr size_t kDsc4 = 8 * 64 + 64, kDmn4 = 8 * 64, kDsc6 = 4 * 64 + 64, kCorr
 
 constexpr int kToks = 4;
 
+// acc += f · d_x of each token, d_x the float at aux + t · aux_stride + dx_offset.
+template <int T>
+inline void add_scaled(const __m512* f0, const __m512* f1, const uint8_t* aux, size_t aux_stride, size_t dx_offset,
+                       __m512* acc0, __m512* acc1) {
+  for (int t = 0; t < T; ++t) {
+    const __m512 dx = _mm512_set1_ps(reinterpret_cast<const float*>(aux + t * aux_stride + dx_offset)[0]);
+    acc0[t] = _mm512_fmadd_ps(f0[t], dx, acc0[t]);
+    acc1[t] = _mm512_fmadd_ps(f1[t], dx, acc1[t]);
+  }
+}
+
+// y[t · ldy + i] for rows i < nr of the panel (rows 0..15 in acc0, 16..31 in acc1).
+template <int T>
+inline void store(const __m512* acc0, const __m512* acc1, float* y, int64_t ldy, int64_t nr) {
+  const __mmask16 m0 = first_lanes16(nr), m1 = nr > 16 ? first_lanes16(nr - 16) : 0;
+  for (int t = 0; t < T; ++t) {
+    _mm512_mask_storeu_ps(y + t * ldy, m0, acc0[t]);
+    _mm512_mask_storeu_ps(y + t * ldy + 16, m1, acc1[t]);
+  }
+}
+
 template <int T>
 void tile_k4(const uint8_t* panel, int64_t nb, const uint8_t* act, size_t act_stride, const uint8_t* aux, size_t aux_stride,
              float* y, int64_t ldy, int64_t nr) {
@@ -185,17 +206,9 @@ void tile_k4(const uint8_t* panel, int64_t nb, const uint8_t* act, size_t act_st
         f1[t] = _mm512_fnmadd_ps(m1, xs, _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1[t]), s1, f1[t]));
       }
     }
-    for (int t = 0; t < T; ++t) {
-      const __m512 dx = _mm512_set1_ps(reinterpret_cast<const float*>(aux + t * aux_stride + b * kAux4)[0]);
-      acc0[t] = _mm512_fmadd_ps(f0[t], dx, acc0[t]);
-      acc1[t] = _mm512_fmadd_ps(f1[t], dx, acc1[t]);
-    }
+    add_scaled<T>(f0, f1, aux, aux_stride, b * kAux4, acc0, acc1);
   }
-  const __mmask16 m0 = first_lanes16(nr), m1 = nr > 16 ? first_lanes16(nr - 16) : 0;
-  for (int t = 0; t < T; ++t) {
-    _mm512_mask_storeu_ps(y + t * ldy, m0, acc0[t]);
-    _mm512_mask_storeu_ps(y + t * ldy + 16, m1, acc1[t]);
-  }
+  store<T>(acc0, acc1, y, ldy, nr);
 }
 
 template <int T>
@@ -227,17 +240,9 @@ void tile_k6(const uint8_t* panel, int64_t nb, const uint8_t*, size_t, const uin
         f1[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1[t]), s1, f1[t]);
       }
     }
-    for (int t = 0; t < T; ++t) {
-      const __m512 dx = _mm512_set1_ps(reinterpret_cast<const float*>(aux + t * aux_stride + b * kAux6 + 256)[0]);
-      acc0[t] = _mm512_fmadd_ps(f0[t], dx, acc0[t]);
-      acc1[t] = _mm512_fmadd_ps(f1[t], dx, acc1[t]);
-    }
+    add_scaled<T>(f0, f1, aux, aux_stride, b * kAux6 + 256, acc0, acc1);
   }
-  const __mmask16 m0 = first_lanes16(nr), m1 = nr > 16 ? first_lanes16(nr - 16) : 0;
-  for (int t = 0; t < T; ++t) {
-    _mm512_mask_storeu_ps(y + t * ldy, m0, acc0[t]);
-    _mm512_mask_storeu_ps(y + t * ldy + 16, m1, acc1[t]);
-  }
+  store<T>(acc0, acc1, y, ldy, nr);
 }
 
 // Per token: Q4_K/Q5_K d_x and the 8 sums of 32 as floats; Q6_K the quants + 128 and d_x.
