@@ -112,6 +112,7 @@ void q8_tile(const uint8_t* w, size_t rb, int64_t nb, const uint8_t* xs, size_t 
     for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
   const int64_t ng = nb / 4;
   for (int64_t j = 0; j < ng; ++j) {
+#pragma GCC unroll 8  // keeps every accumulator in a register (a loop over r would spill them)
     for (int r = 0; r < R; ++r) {
       const uint8_t* p = w + r * rb + j * 4 * sizeof(BlockQ8_0);
       prefetch_bytes(p + R * rb, 4 * sizeof(BlockQ8_0));
@@ -152,7 +153,7 @@ void q4_tile(const uint8_t* w, size_t rb, int64_t nb, const uint8_t* xs, size_t 
     for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
   const int64_t ng = nb / 8;
   for (int64_t j = 0; j < ng; ++j) {
-    for (int r = 0; r < R; ++r) {
+    for (int r = 0; r < R; ++r) {  // (unrolling this one measured slower: 9.7 vs 10.6 GB/s)
       const uint8_t* p = w + r * rb + j * 8 * sizeof(BlockQ4_0);
       prefetch_bytes(p + R * rb, 8 * sizeof(BlockQ4_0));
       const __m512i z0 = _mm512_loadu_si512(p), z1 = _mm512_loadu_si512(p + 64), z2 = _mm512_loadu_si512(p + 80);
