@@ -11,7 +11,7 @@ namespace {
 struct F32Weights {
   static constexpr int kStep = 16;
   using W = __m512;
-  static const uint8_t* w_addr(const uint8_t* row, int64_t i) { return row + 4 * i; }
+  static constexpr int kWeightBytes = 4;
   static W load_w(const uint8_t* row, int64_t i) { return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i); }
   static W load_w_part(const uint8_t* row, int64_t i, int64_t n) {
     return _mm512_maskz_loadu_ps(first_lanes16(n), reinterpret_cast<const float*>(row) + i);
@@ -25,7 +25,7 @@ struct F32Weights {
 
 // F16 weights (converted by vcvtph2ps) × F32 activations.
 struct F16Weights : F32Weights {
-  static const uint8_t* w_addr(const uint8_t* row, int64_t i) { return row + 2 * i; }
+  static constexpr int kWeightBytes = 2;
   static W load_w(const uint8_t* row, int64_t i) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i)));
   }
@@ -38,7 +38,7 @@ struct F16Weights : F32Weights {
 struct BF16Weights {
   static constexpr int kStep = 32;
   using W = __m512i;
-  static const uint8_t* w_addr(const uint8_t* row, int64_t i) { return row + 2 * i; }
+  static constexpr int kWeightBytes = 2;
   static W load_w(const uint8_t* row, int64_t i) { return _mm512_loadu_si512(row + 2 * i); }
   static W load_w_part(const uint8_t* row, int64_t i, int64_t n) { return _mm512_maskz_loadu_epi16(first_lanes32(n), row + 2 * i); }
   static __m512i load_x(const uint8_t* x, int64_t i) { return load_w(x, i); }
@@ -56,7 +56,8 @@ void tile(const uint8_t* w, size_t w_stride, int64_t cols, const uint8_t* x, siz
   for (; i + K::kStep <= cols; i += K::kStep) {
     typename K::W wv[R];
     for (int r = 0; r < R; ++r) {
-      if (T <= 2) _mm_prefetch(reinterpret_cast<const char*>(K::w_addr(w + (r + R) * w_stride, i)), _MM_HINT_T0);
+      // Decode: the same columns of the next tile's rows, one tile ahead.
+      if (T <= 2) _mm_prefetch(reinterpret_cast<const char*>(w + (r + R) * w_stride + K::kWeightBytes * i), _MM_HINT_T0);
       wv[r] = K::load_w(w + r * w_stride, i);
     }
     for (int t = 0; t < T; ++t) {
