@@ -6,6 +6,7 @@
 //     FLOP/s = 2·rows·cols·n_tok per call, per CPU second (compute bound: CPU time is what the
 //     kernel got; on a shared machine wall time also counts other processes).
 //   DecodeInCache/<isa>/<type>: the same on 64 rows that stay in L2: the compute ceiling.
+//   .../<isa>/<type>/interleaved: the same on the interleaved layout, for tables that prefer it.
 //   ReadBandwidth/<streams>: the attainable single-thread read rate on the same buffer size,
 //     summed in K interleaved streams (as peers/readbw does), to compare with in the same run.
 // Timings on this shared machine drift: run with --benchmark_repetitions and compare medians
@@ -35,31 +36,46 @@ std::vector<float> random_floats(size_t n, uint32_t seed) {
   return v;
 }
 
-// `total_rows` rows of valid values of `type`: 64 distinct quantized rows repeated.
+// `total_rows` rows of valid values of `type`: 64 distinct quantized rows repeated; in the
+// interleaved layout (Matrix::interleaved) when `interleaved`.
 struct Weights {
   DType type;
   int64_t cols, total_rows;
   size_t row_bytes;
   std::unique_ptr<uint8_t[]> data;
+  bool interleaved = false;
+
+  Matrix rows_from(int64_t row0, int64_t n) const {
+    Matrix m{type, n, cols, row_bytes, data.get() + size_t(row0) * row_bytes};
+    m.interleaved = interleaved;
+    return m;
+  }
 };
-Weights make_weights(DType type, int64_t cols, size_t min_bytes) {
+Weights make_weights(DType type, int64_t cols, size_t min_bytes, bool interleaved) {
   Weights w{type, cols, 0, *row_bytes(type, uint64_t(cols)), nullptr};
-  w.total_rows = int64_t((min_bytes + w.row_bytes - 1) / w.row_bytes);
+  w.total_rows = int64_t((min_bytes + w.row_bytes - 1) / w.row_bytes + 7) / 8 * 8;
   w.data.reset(new uint8_t[w.row_bytes * size_t(w.total_rows)]);
   const int64_t distinct = 64;
   const auto src = random_floats(size_t(distinct * cols), 1);
   for (int64_t r = 0; r < distinct; ++r) quantize_row(type, src.data() + r * cols, w.data.get() + r * w.row_bytes, cols);
   for (int64_t r = distinct; r < w.total_rows; ++r)
     std::memcpy(w.data.get() + r * w.row_bytes, w.data.get() + (r % distinct) * w.row_bytes, w.row_bytes);
+  if (interleaved) {  // slices starting at a multiple of 8 rows are then interleaved matrices too
+    std::unique_ptr<uint8_t[]> inter(new uint8_t[w.row_bytes * size_t(w.total_rows)]);
+    interleave_rows8(w.rows_from(0, w.total_rows), inter.get());
+    w.data = std::move(inter);
+    w.interleaved = true;
+  }
   return w;
 }
 
 // One big buffer alive at a time (the machine is shared).
-const Weights& weights(DType type, int64_t cols, size_t min_bytes) {
+const Weights& weights(DType type, int64_t cols, size_t min_bytes, bool interleaved) {
   static std::unique_ptr<Weights> cached;
-  if (!cached || cached->type != type || cached->cols != cols || cached->row_bytes * size_t(cached->total_rows) < min_bytes) {
+  if (!cached || cached->type != type || cached->cols != cols || cached->row_bytes * size_t(cached->total_rows) < min_bytes ||
+      cached->interleaved != interleaved) {
     cached.reset();
-    cached = std::make_unique<Weights>(make_weights(type, cols, min_bytes));
+    cached = std::make_unique<Weights>(make_weights(type, cols, min_bytes, interleaved));
   }
   return *cached;
 }
@@ -77,14 +93,14 @@ Activations prepare(const Ops& ops, DType type, int64_t n_tok, int64_t cols) {
   return a;
 }
 
-void decode(benchmark::State& state, const Ops* ops, DType type) {
-  const Weights& w = weights(type, kDecodeCols, kBufferBytes);
+void decode(benchmark::State& state, const Ops* ops, DType type, bool interleaved) {
+  const Weights& w = weights(type, kDecodeCols, kBufferBytes, interleaved);
   const Activations a = prepare(*ops, type, 1, kDecodeCols);
   std::vector<float> y(kDecodeRows);
   const int64_t slices = w.total_rows / kDecodeRows;
   int64_t slice = 0;
   for (auto _ : state) {
-    const Matrix m{type, kDecodeRows, kDecodeCols, w.row_bytes, w.data.get() + size_t(slice) * kDecodeRows * w.row_bytes};
+    const Matrix m = w.rows_from(slice * kDecodeRows, kDecodeRows);
     ops->matmul(m, a.bytes.data(), a.stride, 1, y.data(), kDecodeRows, 0, kDecodeRows);
     benchmark::DoNotOptimize(y.data());
     slice = (slice + 1) % slices;
@@ -93,12 +109,12 @@ void decode(benchmark::State& state, const Ops* ops, DType type) {
 }
 
 // The same product on 64 rows that stay in L2: the kernel's compute ceiling, in weight bytes/s.
-void decode_in_cache(benchmark::State& state, const Ops* ops, DType type) {
+void decode_in_cache(benchmark::State& state, const Ops* ops, DType type, bool interleaved) {
   const int64_t rows = 64;
-  const Weights& w = weights(type, kDecodeCols, size_t(rows) * *row_bytes(type, uint64_t(kDecodeCols)));
+  const Weights& w = weights(type, kDecodeCols, size_t(rows) * *row_bytes(type, uint64_t(kDecodeCols)), interleaved);
   const Activations a = prepare(*ops, type, 1, kDecodeCols);
   std::vector<float> y(static_cast<size_t>(rows));
-  const Matrix m{type, rows, kDecodeCols, w.row_bytes, w.data.get()};
+  const Matrix m = w.rows_from(0, rows);
   for (auto _ : state) {
     ops->matmul(m, a.bytes.data(), a.stride, 1, y.data(), rows, 0, rows);
     benchmark::DoNotOptimize(y.data());
@@ -106,12 +122,12 @@ void decode_in_cache(benchmark::State& state, const Ops* ops, DType type) {
   state.SetBytesProcessed(int64_t(state.iterations()) * rows * int64_t(w.row_bytes));
 }
 
-void prefill(benchmark::State& state, const Ops* ops, DType type, int64_t rows, int64_t cols) {
+void prefill(benchmark::State& state, const Ops* ops, DType type, bool interleaved, int64_t rows, int64_t cols) {
   const int64_t n_tok = state.range(0);
-  const Weights& w = weights(type, cols, size_t(rows) * *row_bytes(type, uint64_t(cols)));
+  const Weights& w = weights(type, cols, size_t(rows) * *row_bytes(type, uint64_t(cols)), interleaved);
   const Activations a = prepare(*ops, type, n_tok, cols);
   std::vector<float> y(size_t(rows * n_tok));
-  const Matrix m{type, rows, cols, w.row_bytes, w.data.get()};
+  const Matrix m = w.rows_from(0, rows);
   for (auto _ : state) {
     ops->matmul(m, a.bytes.data(), a.stride, n_tok, y.data(), rows, 0, rows);
     benchmark::DoNotOptimize(y.data());
@@ -148,18 +164,17 @@ struct Registrar {
     for (const char* isa : {"avx512", "avx2"}) {
       const Ops* ops = ops_by_name(isa);
       if (!ops) continue;
-      for (DType t : kTypes) {
-        const std::string suffix = std::string(isa) + "/" + std::string(dtype_name(t));
-        benchmark::RegisterBenchmark(("Decode/" + suffix).c_str(), decode, ops, t)->UseRealTime();
-        benchmark::RegisterBenchmark(("DecodeInCache/" + suffix).c_str(), decode_in_cache, ops, t);
-      }
-      for (DType t : kTypes) {
-        const std::string suffix = std::string(isa) + "/" + std::string(dtype_name(t));
-        benchmark::RegisterBenchmark(("Prefill/" + suffix + "/2048x2048").c_str(), prefill, ops, t, int64_t(2048), int64_t(2048))
-            ->Arg(4)->Arg(16)->Arg(64)->Arg(512)->Unit(benchmark::kMillisecond);
-        benchmark::RegisterBenchmark(("Prefill/" + suffix + "/2048x8192").c_str(), prefill, ops, t, int64_t(2048), int64_t(8192))
-            ->Arg(512)->Unit(benchmark::kMillisecond);
-      }
+      for (DType t : kTypes)
+        for (bool inter : {false, true}) {
+          if (inter && !ops->prefers_interleaved(t)) continue;
+          const std::string suffix = std::string(isa) + "/" + std::string(dtype_name(t)) + (inter ? "/interleaved" : "");
+          benchmark::RegisterBenchmark(("Decode/" + suffix).c_str(), decode, ops, t, inter)->UseRealTime();
+          benchmark::RegisterBenchmark(("DecodeInCache/" + suffix).c_str(), decode_in_cache, ops, t, inter);
+          benchmark::RegisterBenchmark(("Prefill/" + suffix + "/2048x2048").c_str(), prefill, ops, t, inter, int64_t(2048), int64_t(2048))
+              ->Arg(4)->Arg(16)->Arg(64)->Arg(512)->Unit(benchmark::kMillisecond);
+          benchmark::RegisterBenchmark(("Prefill/" + suffix + "/2048x8192").c_str(), prefill, ops, t, inter, int64_t(2048), int64_t(8192))
+              ->Arg(512)->Unit(benchmark::kMillisecond);
+        }
     }
   }
 } registrar;

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bwscope/kernels/ops.h"
 #include "bwscope/meter/probe.h"
 #include "support/run_cli.h"
 #include "support/temp_dir.h"
@@ -47,6 +48,7 @@ TEST(BenchJson, CarriesConfigDeviceProbePhasesAndSeries) {
   EXPECT_EQ(j["config"]["window_ms"], 0.5);
   EXPECT_EQ(j["config"]["peak_bw_gbs"], 200.0);
   EXPECT_EQ(j["config"]["weight_type"], "q8_0");
+  EXPECT_EQ(j["config"]["layout"], kernels::best_ops().prefers_interleaved(DType::Q8_0) ? "interleaved" : "file");
   EXPECT_GT(j["device"]["cpus"].get<int>(), 0);
   EXPECT_GT(j["device"]["memory_bytes"].get<uint64_t>(), 0u);
   EXPECT_FALSE(j["device"]["cpu_model"].get<std::string>().empty());

@@ -8,6 +8,7 @@
 #include "bwscope/engine/engine.h"
 #include "bwscope/engine/generate.h"
 #include "bwscope/model/llama_model.h"
+#include "bwscope/runtime/private_weights.h"
 #include "support/temp_dir.h"
 
 namespace bwscope {
@@ -129,6 +130,36 @@ TEST_F(EngineTest, GreedyGenerationFollowsTheArgmaxOfRecomputedLogits) {
     const auto n = size_t(model_.config.n_vocab);
     EXPECT_EQ(next, argmax(std::span(logits).last(n)));
     seq.push_back(next);
+  }
+}
+
+// Weights copied into the interleaved layout (every matrix that can take it, the tied
+// embedding included) give the logits of the file layout, on the reference table and on every
+// SIMD table this CPU has.
+TEST_F(EngineTest, InterleavedWeightsGiveTheLogitsOfTheFileLayout) {
+  kernels::Ops interleave_all = kernels::scalar_ops();
+  interleave_all.prefers_interleaved = [](DType) { return true; };
+  for (DType type : {DType::Q8_0, DType::Q4_0}) {
+    const std::string path = test_support::write_tiny_model(dir_, type);
+    const LlamaModel file = load_llama(path);
+    LlamaModel inter = load_llama(path);
+    make_weights_private(inter, &interleave_all);
+    ASSERT_TRUE(inter.token_embd.interleaved && inter.output.interleaved && inter.layers[1].ffn_down.interleaved);
+    for (const char* isa : {"scalar", "avx2", "avx512"}) {
+      const kernels::Ops* ops = kernels::ops_by_name(isa);
+      if (!ops) continue;
+      SCOPED_TRACE(testing::Message() << dtype_name(type) << " " << isa);
+      EngineOptions o = options(DType::F32, 2);
+      o.ops = ops;
+      Engine a(file, o), b(inter, o);
+      const auto want = one_at_a_time(a, tokens_), got = one_at_a_time(b, tokens_);
+      double scale = 0;
+      for (float v : want) scale = std::max(scale, double(std::fabs(v)));
+      EXPECT_LT(max_abs_diff(got, want), 1e-4 * scale);
+      Engine c(inter, o);  // prefill, the many-token kernels
+      const auto batch = prefill_all(c, tokens_);
+      EXPECT_LT(max_abs_diff(batch, want), 1e-4 * scale);
+    }
   }
 }
 

@@ -14,6 +14,7 @@ using ktest::exact_dot;
 using ktest::random_floats;
 using ktest::random_matrix;
 using ktest::stored_row_bytes;
+using ktest::TestMatrix;
 
 constexpr float kSentinel = 12345.0f;
 
@@ -145,6 +146,104 @@ INSTANTIATE_TEST_SUITE_P(Kernels, KernelMatmul,
                          ::testing::Combine(::testing::ValuesIn(ktest::simd_isas()),
                                             ::testing::Values(DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0,
                                                               DType::Q4_K, DType::Q5_K, DType::Q6_K)),
+                         [](const auto& info) {
+                           return std::get<0>(info.param) + "_" + std::string(dtype_name(std::get<1>(info.param)));
+                         });
+
+// The interleaved layout (Matrix::interleaved) on every table, the reference included.
+class KernelInterleaved : public ::testing::TestWithParam<std::tuple<std::string, DType>> {};
+
+TestMatrix interleaved_copy(const TestMatrix& plain) {
+  TestMatrix t = plain;
+  interleave_rows8(plain.m, t.bytes.data());
+  t.m.data = t.bytes.data();
+  t.m.interleaved = true;
+  return t;
+}
+
+TEST_P(KernelInterleaved, LayoutKeepsEveryRowAndItsSize) {
+  const DType type = std::get<1>(GetParam());
+  for (int64_t cols : {32, 96, 2048}) {
+    const TestMatrix plain = random_matrix(type, 24, cols, uint32_t(cols));
+    ASSERT_TRUE(can_interleave(plain.m));
+    const TestMatrix inter = interleaved_copy(plain);
+    EXPECT_NE(0, std::memcmp(plain.bytes.data(), inter.bytes.data(), plain.bytes.size())) << "cols " << cols;
+    std::vector<uint8_t> row(plain.m.row_bytes);
+    std::vector<float> got(static_cast<size_t>(cols)), want(static_cast<size_t>(cols));
+    for (int64_t r = 0; r < plain.m.rows; ++r) {
+      read_row(inter.m, r, row.data());
+      ASSERT_EQ(0, std::memcmp(row.data(), plain.bytes.data() + size_t(r) * plain.m.row_bytes, row.size())) << "row " << r;
+      dequantize_matrix_row(inter.m, r, got.data());
+      dequantize_row(type, plain.bytes.data() + size_t(r) * plain.m.row_bytes, want.data(), cols);
+      ASSERT_EQ(got, want) << "row " << r;
+    }
+  }
+  EXPECT_FALSE(can_interleave(random_matrix(type, 20, 64, 3).m));  // rows not a multiple of 8
+  EXPECT_FALSE(can_interleave(random_matrix(DType::F16, 16, 64, 3).m));
+}
+
+TEST_P(KernelInterleaved, MatmulEqualsExactDotForEveryTokenCountAndRowRange) {
+  const auto& [isa, type] = GetParam();
+  BWSCOPE_TABLE_OR_SKIP(ops, isa);
+  uint32_t seed = 100;
+  for (int64_t cols : cols_for(type))
+    for (int64_t rows : {8, 24, 64})
+      for (int64_t n_tok : {1, 2, 3, 4, 5, 8, 13, 40}) {
+        const TestMatrix w = interleaved_copy(random_matrix(type, rows, cols, ++seed));
+        const int64_t ldx = cols + 3, ldy = rows + 5;
+        const auto x = random_floats(size_t(n_tok * ldx), ++seed);
+        const Activations a = prepare(*ops, type, x, ldx, n_tok, cols);
+        for (auto [row0, row1] : {std::pair<int64_t, int64_t>{0, rows}, {3, rows - 1}, {8, rows}}) {
+          SCOPED_TRACE(testing::Message() << "cols " << cols << " rows " << rows << " n_tok " << n_tok << " range " << row0 << ".." << row1);
+          std::vector<float> y(size_t(n_tok * ldy), kSentinel);
+          ops->matmul(w.m, a.bytes.data(), a.stride, n_tok, y.data(), ldy, row0, row1);
+          int bad = 0;
+          for (int64_t t = 0; t < n_tok; ++t)
+            for (int64_t r = 0; r < ldy; ++r) {
+              const float got = y[size_t(t * ldy + r)];
+              if (r < row0 || r >= row1) {
+                if (got != kSentinel && ++bad < 5) ADD_FAILURE() << "wrote outside its rows: t " << t << " r " << r;
+                continue;
+              }
+              const auto ref = exact_dot(w.values.data() + r * cols, a.values.data() + t * cols, cols);
+              if (std::fabs(got - ref.value) > 2e-5 * ref.abs + 1e-30 && ++bad < 5)
+                ADD_FAILURE() << "t " << t << " r " << r << ": got " << got << " want " << ref.value;
+            }
+          ASSERT_EQ(bad, 0);
+        }
+      }
+}
+
+// The largest products the formats allow (Q8_0 weights -128 and 127, Q4_0 nibbles 0 and 15,
+// activations ±127) fill the 16-bit pair sums to their bounds: no saturation may show.
+TEST_P(KernelInterleaved, ExtremeQuantsDoNotSaturate) {
+  const auto& [isa, type] = GetParam();
+  BWSCOPE_TABLE_OR_SKIP(ops, isa);
+  const int64_t rows = 16, cols = 128, n_tok = 3;
+  TestMatrix w = random_matrix(type, rows, cols, 7);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t b = 0; b < cols / kQK8_0; ++b) {
+      uint8_t* blk = w.bytes.data() + size_t(r) * w.m.row_bytes + size_t(b) * (type == DType::Q8_0 ? sizeof(BlockQ8_0) : sizeof(BlockQ4_0));
+      const size_t n = type == DType::Q8_0 ? kQK8_0 : kQK8_0 / 2;
+      for (size_t j = 0; j < n; ++j)
+        blk[2 + j] = type == DType::Q8_0 ? uint8_t((r + b) % 2 ? 0x80 : 0x7f) : uint8_t((r + b) % 2 ? 0x00 : 0xff);
+    }
+  for (int64_t r = 0; r < rows; ++r) dequantize_row(type, w.bytes.data() + size_t(r) * w.m.row_bytes, w.values.data() + r * cols, cols);
+  const TestMatrix inter = interleaved_copy(w);
+  std::vector<float> x(size_t(n_tok * cols));
+  for (int64_t i = 0; i < n_tok * cols; ++i) x[size_t(i)] = (i / cols) == 1 ? -1.0f : 1.0f;  // quantized to ±127
+  const Activations a = prepare(*ops, type, x, cols, n_tok, cols);
+  std::vector<float> y(size_t(n_tok * rows));
+  ops->matmul(inter.m, a.bytes.data(), a.stride, n_tok, y.data(), rows, 0, rows);
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int64_t r = 0; r < rows; ++r) {
+      const auto ref = exact_dot(w.values.data() + r * cols, a.values.data() + t * cols, cols);
+      EXPECT_NEAR(y[size_t(t * rows + r)], ref.value, 2e-5 * ref.abs) << "t " << t << " r " << r;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, KernelInterleaved,
+                         ::testing::Combine(::testing::Values("scalar", "avx2", "avx512"), ::testing::Values(DType::Q8_0, DType::Q4_0)),
                          [](const auto& info) {
                            return std::get<0>(info.param) + "_" + std::string(dtype_name(std::get<1>(info.param)));
                          });

@@ -20,6 +20,7 @@
 #include "bwscope/meter/probe.h"
 #include "bwscope/meter/verdict.h"
 #include "bwscope/model/llama_model.h"
+#include "bwscope/runtime/private_weights.h"
 
 namespace bwscope::cli {
 namespace {
@@ -111,7 +112,7 @@ void print_phase(const char* name, const meter::PhaseFigures& f, const meter::Ve
 
 void add_bench(CLI::App& app) {
   struct Options {
-    std::string model, kv_type = "f16", isa, probe = "cached", probe_file;
+    std::string model, kv_type = "f16", isa, probe = "cached", probe_file, layout = "auto";
     int64_t n_prompt = 512, n_gen = 128, batch = 1, reps = 3;
     int threads = default_threads();
     double window_ms = 10, threshold = 0.8, bracket_s = 0.5;
@@ -128,6 +129,9 @@ void add_bench(CLI::App& app) {
   sub->add_option("-r,--reps", o->reps, "repetitions (after one warm-up)")->capture_default_str()->check(CLI::Range(1, 100));
   sub->add_option("--kv-type", o->kv_type, "KV cache type: f16 or f32")->capture_default_str();
   sub->add_option("--isa", o->isa, "kernel table: scalar, avx2 or avx512 (default: best for this CPU)");
+  sub->add_option("--layout", o->layout,
+                  "weights: auto (a private copy, interleaved where the kernels prefer it) or file (computed on the file mapping)")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "file"}));
   sub->add_option("--window-ms", o->window_ms, "width of the bandwidth series' windows, ms")->capture_default_str()->check(CLI::Range(0.001, 1e6));
   sub->add_option("--peak-bw", o->peak_bw, "a datasheet peak bandwidth, GB/s, shown as a second MBU")->check(CLI::PositiveNumber);
   sub->add_option("--threshold", o->threshold, "bandwidth-bound at or above this MBU")->capture_default_str()->check(CLI::Range(0.01, 1.0));
@@ -150,6 +154,12 @@ void add_bench(CLI::App& app) {
     if (!o->isa.empty()) {
       eo.ops = kernels::ops_by_name(o->isa);
       if (!eo.ops) fail("--isa {}: not available on this CPU (scalar, avx2, avx512)", o->isa);
+    }
+    const kernels::Ops& ops = eo.ops ? *eo.ops : kernels::best_ops();
+    bool interleaved = false;
+    if (o->layout == "auto" && ops.prefers_interleaved(model.layers.at(0).attn_q.type)) {
+      make_weights_private(model, &ops);
+      interleaved = model.layers.at(0).attn_q.interleaved;
     }
     // One record per op: (embed + 8 per layer + output norm + output) per forward call.
     const int64_t forwards = (o->reps + 1) * (o->n_gen + (o->n_prompt + eo.max_batch - 1) / eo.max_batch);
@@ -232,6 +242,7 @@ void add_bench(CLI::App& app) {
       j["model"] = path;
       j["config"] = {{"threads", o->threads}, {"n_prompt", o->n_prompt}, {"n_gen", o->n_gen}, {"batch", o->batch},
                      {"reps", o->reps}, {"kv_type", o->kv_type}, {"isa", engine.ops().isa},
+                     {"layout", interleaved ? "interleaved" : "file"},
                      {"weight_type", dtype_name(model.layers.at(0).attn_q.type)}, {"window_ms", o->window_ms},
                      {"threshold", o->threshold}, {"peak_bw_gbs", o->peak_bw ? ojson(*o->peak_bw) : ojson(nullptr)},
                      {"probe", o->probe_file.empty() ? o->probe : "file"}, {"bracket_s", o->bracket_s}};
@@ -293,7 +304,8 @@ void add_bench(CLI::App& app) {
       fmt::print("{}\n", j.dump(2));
       return;
     }
-    fmt::print("{}: {} threads, {} kernels, batch {}, {} reps\n", path, o->threads, engine.ops().isa, o->batch, o->reps);
+    fmt::print("{}: {} threads, {} kernels{}, batch {}, {} reps\n", path, o->threads, engine.ops().isa,
+               interleaved ? " on interleaved weights" : "", o->batch, o->reps);
     if (o->n_prompt > 0)
       fmt::print("  pp{:<5} {:9.2f} ± {:6.2f} tokens/s  (median {:.2f})\n", o->n_prompt, r.prefill_tokens_per_s.mean(),
                  r.prefill_tokens_per_s.stddev(), r.prefill_tokens_per_s.median());

@@ -106,7 +106,8 @@ std::vector<std::string> mode_notes(const Options& o, const ColocateOptions& co,
   notes.push_back(co.weights == WeightMode::Shared
                       ? "weights shared: every instance maps the same file, so its pages are resident once"
                       : "weights private: each instance streams its own copy in anonymous memory, so a cache line one instance "
-                        "fetched cannot serve another, and memory grows by one model per instance");
+                        "fetched cannot serve another, and memory grows by one model per instance (the copy is in the layout the "
+                        "kernels prefer: Q8_0/Q4_0 rows interleaved by 8 on AVX2)");
   if (o.schedule == "time-sliced" || o.schedule == "all")
     notes.push_back(fmt::format("time-sliced: one instance runs at a time, switching every {} decode steps; the device sees one "
                                 "instance's bandwidth and each request waits for the others' turns",
@@ -297,7 +298,7 @@ void add_compare(CLI::App& app) {
       ->check(CLI::IsMember({"process", "thread"}));
   sub->add_option("--cores", o->cores, "partition (own pinned CPUs) or share (all CPUs each)")->capture_default_str()
       ->check(CLI::IsMember({"partition", "share"}));
-  sub->add_option("--weights", o->weights, "shared (one mapping) or private (a copy per instance)")->capture_default_str()
+  sub->add_option("--weights", o->weights, "shared (one mapping) or private (a copy per instance, in the layout the kernels prefer)")->capture_default_str()
       ->check(CLI::IsMember({"shared", "private"}));
   sub->add_option("--schedule", o->schedule, "parallel, time-sliced, staggered, or all (each, then which is best)")->capture_default_str()
       ->check(CLI::IsMember({"parallel", "time-sliced", "staggered", "all"}));

@@ -214,7 +214,7 @@ std::span<const float> Engine::forward(std::span<const BatchToken> batch) {
   int64_t t0 = clock();
   const kernels::Matrix& e = model_.token_embd;
   for (int64_t t = 0; t < n_tok; ++t)
-    kernels::dequantize_row(e.type, e.data + size_t(batch[size_t(t)].token) * e.row_bytes, s.x.data() + t * d, d);
+    kernels::dequantize_matrix_row(e, batch[size_t(t)].token, s.x.data() + t * d);
   note(meter::Op::Embed, -1, t0, elementwise_traffic(0, n_tok * d, uint64_t(n_tok) * e.row_bytes));
 
   auto norm_all = [&](const std::vector<float>& weight) {

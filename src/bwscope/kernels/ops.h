@@ -19,6 +19,12 @@ struct Matrix {
   int64_t cols = 0;
   size_t row_bytes = 0;
   const uint8_t* data = nullptr;
+  // Rows stored in groups of 8, interleaved block by block (Q8_0 and Q4_0, rows % 8 == 0):
+  // for group g and block b, at data + (g·nb + b)·8·block_bytes, the 8 rows' f16 scales, then
+  // their quant bytes as 32-byte vectors each holding 4 consecutive bytes of every row. A
+  // vector's lanes are rows, so a kernel needs no horizontal sums and reads one stream. The
+  // same bytes in all as the row layout; see interleave_rows8.
+  bool interleaved = false;
 
   size_t n_bytes() const { return size_t(rows) * row_bytes; }
 };
@@ -62,6 +68,9 @@ struct Ops {
   void (*attention)(const AttentionArgs& args);
   // Stores n floats into a KV cache row of type F32 or F16.
   void (*store_kv)(const float* x, int64_t n, DType kv_type, uint8_t* dst);
+  // Whether matmul runs faster on weights of type `w` in the interleaved layout (Matrix::interleaved).
+  // Every table computes with either layout.
+  bool (*prefers_interleaved)(DType w);
 };
 
 const Ops& scalar_ops();
@@ -77,5 +86,13 @@ void dequantize_row(DType type, const uint8_t* src, float* dst, int64_t n);
 // F32, F16, BF16, Q8_0, Q4_0 (rounding as ggml's reference quantizers); Q4_K, Q5_K, Q6_K
 // (a least-squares search for each sub-block's scale) and Q8_K (d = amax / 127).
 void quantize_row(DType type, const float* src, uint8_t* dst, int64_t n);
+
+// The interleaved layout (see Matrix::interleaved): whether `m` can take it, a copy of its
+// bytes in it (n_bytes() at dst), and row r of either layout as the row layout stores it.
+bool can_interleave(const Matrix& m);
+void interleave_rows8(const Matrix& m, uint8_t* dst);
+void read_row(const Matrix& m, int64_t r, uint8_t* dst);
+// Row r of either layout as floats.
+void dequantize_matrix_row(const Matrix& m, int64_t r, float* dst);
 
 }  // namespace bwscope::kernels

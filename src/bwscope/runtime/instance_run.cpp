@@ -78,11 +78,11 @@ class Runner {
     LlamaModel model = load_llama(s.model_path);
     out_.weight_type = std::string(dtype_name(model.layers.at(0).attn_q.type));
     out_.weight_bytes = model.weight_bytes();
-    if (o_.weights == WeightMode::Private) {
-      make_weights_private(model);
+    EngineOptions eo = engine_options_for(plan_, o_);
+    if (o_.weights == WeightMode::Private) {  // a copy anyway: in the layout the kernels prefer
+      make_weights_private(model, eo.ops ? eo.ops : &kernels::best_ops());
       out_.private_weights = true;
     }
-    EngineOptions eo = engine_options_for(plan_, o_);
     const int64_t forwards = (s.batch * s.n_prompt + eo.max_batch - 1) / eo.max_batch + s.n_gen;
     // Owned by the runner, not this frame: a stop or a failure unwinds run() and the records
     // measured so far must still be there for finish_records().

@@ -26,17 +26,19 @@ struct PrivateCopy {
 
 }  // namespace
 
-uint64_t make_weights_private(LlamaModel& model) {
+uint64_t make_weights_private(LlamaModel& model, const kernels::Ops* interleave_for) {
   std::vector<kernels::Matrix*> matrices{&model.token_embd, &model.output};
   for (LayerWeights& l : model.layers)
     for (kernels::Matrix* m : {&l.attn_q, &l.attn_k, &l.attn_v, &l.attn_output, &l.ffn_gate, &l.ffn_up, &l.ffn_down})
       matrices.push_back(m);
   // A tied output shares the embedding's bytes: copy each distinct tensor once, 64-byte aligned.
   std::map<const uint8_t*, size_t> offset_of;
+  std::map<const uint8_t*, const kernels::Matrix*> first_of;
   size_t total = 0;
   for (const kernels::Matrix* m : matrices) {
     if (offset_of.count(m->data)) continue;
     offset_of[m->data] = total;
+    first_of[m->data] = m;
     total += (m->n_bytes() + 63) / 64 * 64;
   }
   if (total == 0) return 0;
@@ -47,13 +49,18 @@ uint64_t make_weights_private(LlamaModel& model) {
   copy->data = p;
   copy->size = total;
   auto* base = static_cast<uint8_t*>(p);
+  std::map<const uint8_t*, bool> interleaved;
   for (const auto& [src, offset] : offset_of) {
-    size_t n = 0;
-    for (const kernels::Matrix* m : matrices)
-      if (m->data == src) n = m->n_bytes();
-    std::memcpy(base + offset, src, n);
+    const kernels::Matrix& m = *first_of.at(src);
+    interleaved[src] = interleave_for && !m.interleaved && interleave_for->prefers_interleaved(m.type) &&
+                       kernels::can_interleave(m);
+    if (interleaved[src]) kernels::interleave_rows8(m, base + offset);
+    else std::memcpy(base + offset, src, m.n_bytes());
   }
-  for (kernels::Matrix* m : matrices) m->data = base + offset_of.at(m->data);
+  for (kernels::Matrix* m : matrices) {
+    m->interleaved = m->interleaved || interleaved.at(m->data);
+    m->data = base + offset_of.at(m->data);
+  }
   model.storage = copy;
   return total;
 }

@@ -20,6 +20,9 @@ void matmul_float(const Matrix& w, const uint8_t* act, size_t act_stride, int64_
                   int64_t row0, int64_t row1);
 void matmul_quant(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y, int64_t ldy,
                   int64_t row0, int64_t row1);
+// Q8_0/Q4_0 weights in the interleaved layout (Matrix::interleaved).
+void matmul_quant_interleaved(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y,
+                              int64_t ldy, int64_t row0, int64_t row1);
 void attention(const AttentionArgs& args);
 
 // A per-thread buffer of at least `bytes` bytes, 32-byte aligned; `slot` picks one of a few.

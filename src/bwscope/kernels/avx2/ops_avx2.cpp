@@ -90,6 +90,7 @@ void matmul(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_to
       return matmul_float(w, act, act_stride, n_tok, y, ldy, row0, row1);
     case DType::Q8_0:
     case DType::Q4_0:
+      if (w.interleaved) return matmul_quant_interleaved(w, act, act_stride, n_tok, y, ldy, row0, row1);
       return matmul_quant(w, act, act_stride, n_tok, y, ldy, row0, row1);
     case DType::Q4_K:
     case DType::Q5_K:
@@ -175,6 +176,8 @@ void store_kv(const float* x, int64_t n, DType kv_type, uint8_t* dst) {
   }
 }
 
+bool prefers_interleaved(DType w) { return w == DType::Q8_0 || w == DType::Q4_0; }
+
 bool cpu_has_avx2() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
@@ -185,7 +188,8 @@ bool cpu_has_avx2() {
 
 const Ops* avx2_ops() {
   static const Ops ops{"avx2",        avx2::act_type, avx2::prepare_act, avx2::matmul,  avx2::rmsnorm,
-                       avx2::swiglu,  avx2::rope,     avx2::attention,   avx2::store_kv};
+                       avx2::swiglu,  avx2::rope,     avx2::attention,   avx2::store_kv,
+                       avx2::prefers_interleaved};
   static const bool available = avx2::cpu_has_avx2();
   return available ? &ops : nullptr;
 }

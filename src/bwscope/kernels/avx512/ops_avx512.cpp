@@ -115,6 +115,7 @@ void prepare_act(DType w, const float* x, int64_t ldx, int64_t n_tok, int64_t co
 void matmul(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y, int64_t ldy, int64_t row0,
             int64_t row1) {
   if (row1 <= row0 || n_tok <= 0) return;
+  if (w.interleaved) return scalar_ops().matmul(w, act, act_stride, n_tok, y, ldy, row0, row1);  // prefers_interleaved: never
   switch (w.type) {
     case DType::F32:
     case DType::F16:
@@ -221,7 +222,8 @@ bool cpu_has_avx512() {
 
 const Ops* avx512_ops() {
   static const Ops ops{"avx512",        avx512::act_type, avx512::prepare_act, avx512::matmul,  avx512::rmsnorm,
-                       avx512::swiglu,  avx512::rope,     avx512::attention,   avx512::store_kv};
+                       avx512::swiglu,  avx512::rope,     avx512::attention,   avx512::store_kv,
+                       [](DType) { return false; }};
   static const bool available = avx512::cpu_has_avx512();
   return available ? &ops : nullptr;
 }

@@ -81,10 +81,15 @@ float dot_q4_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t n_blocks) {
 
 void matmul(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y, int64_t ldy,
             int64_t row0, int64_t row1) {
+  std::vector<uint8_t> plain(w.interleaved ? w.row_bytes : 0);  // a row of the interleaved layout, as stored in rows
   for (int64_t t = 0; t < n_tok; ++t) {
     const uint8_t* x = act + t * act_stride;
     for (int64_t r = row0; r < row1; ++r) {
       const uint8_t* row = w.data + r * w.row_bytes;
+      if (w.interleaved) {
+        read_row(w, r, plain.data());
+        row = plain.data();
+      }
       float v;
       switch (w.type) {
         case DType::Q8_0:
@@ -163,7 +168,8 @@ void store_kv(const float* x, int64_t n, DType kv_type, uint8_t* dst) { quantize
 }  // namespace
 
 const Ops& scalar_ops() {
-  static const Ops ops{"scalar", act_type, prepare_act, matmul, rmsnorm, swiglu, rope, attention, store_kv};
+  static const Ops ops{"scalar", act_type, prepare_act, matmul, rmsnorm, swiglu, rope, attention, store_kv,
+                       [](DType) { return false; }};
   return ops;
 }
 
