@@ -52,7 +52,9 @@ TEST_P(KernelMatmul, EqualsExactDotOfStoredWeightsAndPreparedActivations) {
   uint32_t seed = 1;
   for (int64_t cols : cols_for(type))
     for (int64_t rows : {1, 3, 5, 17, 64})
-      for (int64_t n_tok : {1, 2, 3, 4, 5, 8, 13}) {
+      // From 8 tokens on, the packed kernels: 8, 13, 23, 40, 69 leave token tails of every
+      // size 1..5 after AVX2's 6-token tiles.
+      for (int64_t n_tok : {1, 2, 3, 4, 5, 8, 13, 23, 40, 69}) {
         SCOPED_TRACE(testing::Message() << "cols " << cols << " rows " << rows << " n_tok " << n_tok);
         const auto w = random_matrix(type, rows, cols, ++seed);
         const int64_t ldx = cols + 3, ldy = rows + 5;

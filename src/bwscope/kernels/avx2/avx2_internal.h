@@ -18,6 +18,9 @@ namespace bwscope::kernels::avx2 {
 
 void matmul_float(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y, int64_t ldy,
                   int64_t row0, int64_t row1);
+// The packed kernel for many tokens (gemm_float_avx2.cpp); matmul_float routes prefill to it.
+void float_gemm(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y, int64_t ldy,
+                int64_t row0, int64_t row1);
 void matmul_quant(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y, int64_t ldy,
                   int64_t row0, int64_t row1);
 // Q8_0/Q4_0 weights in the interleaved layout (Matrix::interleaved).
@@ -25,7 +28,7 @@ void matmul_quant_interleaved(const Matrix& w, const uint8_t* act, size_t act_st
                               int64_t ldy, int64_t row0, int64_t row1);
 void attention(const AttentionArgs& args);
 
-// A per-thread buffer of at least `bytes` bytes, 32-byte aligned; `slot` picks one of a few.
+// A per-thread buffer of at least `bytes` bytes, 64-byte aligned; `slot` (0..4) picks one.
 uint8_t* scratch(int slot, size_t bytes);
 
 namespace {
@@ -38,6 +41,16 @@ inline uint16_t load_u16(const void* p) {
   return v;
 }
 inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
+
+// The first n (0 < n < 8) 16-bit elements from element i of a row, through a zero-padded copy
+// (AVX2 has no 16-bit masked loads), so a row's tail is never read past.
+inline __m128i load_part16(const uint8_t* row, int64_t i, int64_t n) {
+  alignas(16) uint16_t tmp[8] = {};
+  std::memcpy(tmp, row + 2 * i, size_t(n & 7) * 2);
+  return _mm_load_si128(reinterpret_cast<const __m128i*>(tmp));
+}
+// 8 bf16 values as f32 (bf16 is the upper half of an f32).
+inline __m256 widen_bf16(__m128i h) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)); }
 
 inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -1,6 +1,7 @@
 // Float-weight matrix products (F32, F16, BF16 widened to f32) × F32 activations on AVX2.
 // A tile of R rows × T tokens keeps R·T vector accumulators (16 ymm registers: 4×1 for
-// decode, 2×3 for several tokens) and reduces them once at the end.
+// decode, 2×3 for several tokens) and reduces them once at the end. From kPackedMinTokens
+// tokens on (prefill), the packed kernel in gemm_float_avx2.cpp takes over.
 #include "bwscope/kernels/avx2/avx2_internal.h"
 
 namespace bwscope::kernels::avx2 {
@@ -12,23 +13,20 @@ struct F32Weights {
     return _mm256_maskload_ps(reinterpret_cast<const float*>(row) + i, first_lanes8(n));
   }
 };
-// 16-bit weights: the last partial step goes through a zero-padded copy (no 16-bit masked loads).
-inline __m128i load_part16(const uint8_t* row, int64_t i, int64_t n) {
-  alignas(16) uint16_t tmp[8] = {};
-  std::memcpy(tmp, row + 2 * i, size_t(n & 7) * 2);  // 0 < n < 8
-  return _mm_load_si128(reinterpret_cast<const __m128i*>(tmp));
-}
 struct F16Weights {
   static __m256 load(const uint8_t* row, int64_t i) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
   }
   static __m256 load_part(const uint8_t* row, int64_t i, int64_t n) { return _mm256_cvtph_ps(load_part16(row, i, n)); }
 };
-struct BF16Weights {  // bf16 is the upper half of an f32
-  static __m256 widen(__m128i h) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)); }
-  static __m256 load(const uint8_t* row, int64_t i) { return widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i))); }
-  static __m256 load_part(const uint8_t* row, int64_t i, int64_t n) { return widen(load_part16(row, i, n)); }
+struct BF16Weights {
+  static __m256 load(const uint8_t* row, int64_t i) {
+    return widen_bf16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
+  }
+  static __m256 load_part(const uint8_t* row, int64_t i, int64_t n) { return widen_bf16(load_part16(row, i, n)); }
 };
+
+constexpr int64_t kPackedMinTokens = 8;  // from here on the packed kernel (gemm_float_avx2.cpp) wins
 
 template <class K, int R, int T>
 void tile(const uint8_t* w, size_t w_stride, int64_t cols, const uint8_t* x, size_t x_stride, float* y, int64_t ldy) {
@@ -95,6 +93,7 @@ void run(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, 
 
 void matmul_float(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y, int64_t ldy,
                   int64_t row0, int64_t row1) {
+  if (n_tok >= kPackedMinTokens) return float_gemm(w, act, act_stride, n_tok, y, ldy, row0, row1);
   switch (w.type) {
     case DType::F32:
       return run<F32Weights>(w, act, act_stride, n_tok, y, ldy, row0, row1);

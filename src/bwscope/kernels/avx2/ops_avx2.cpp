@@ -13,8 +13,8 @@ namespace avx2 {
 
 uint8_t* scratch(int slot, size_t bytes) {
   struct Buffers {
-    uint8_t* data[4] = {};
-    size_t size[4] = {};
+    uint8_t* data[5] = {};
+    size_t size[5] = {};
     ~Buffers() {
       for (uint8_t* p : data) std::free(p);
     }
