@@ -64,7 +64,8 @@ TileFn pick(int64_t nr, int64_t nt) {
       case 1: return &tile<K, 1, 1>;
       case 2: return &tile<K, 2, 1>;
       case 3: return &tile<K, 3, 1>;
-      default: return &tile<K, 4, 1>;
+      case 4: case 5: case 6: case 7: return &tile<K, 4, 1>;
+      default: return &tile<K, 8, 1>;
     }
   }
   if (nr == 1) return nt == 2 ? &tile<K, 1, 2> : &tile<K, 1, 3>;
@@ -74,7 +75,7 @@ TileFn pick(int64_t nr, int64_t nt) {
 template <class K>
 void run(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y, int64_t ldy, int64_t row0,
          int64_t row1) {
-  const int64_t rows_per_tile = n_tok == 1 ? 4 : 2, toks_per_tile = 3;
+  const int64_t rows_per_tile = n_tok == 1 ? 8 : 2, toks_per_tile = 3;
   const int64_t block = act_stride ? int64_t((256 << 10) / act_stride) / toks_per_tile * toks_per_tile : n_tok;
   const int64_t tok_block = block < toks_per_tile ? toks_per_tile : block;
   for (int64_t t0 = 0; t0 < n_tok; t0 += tok_block) {
