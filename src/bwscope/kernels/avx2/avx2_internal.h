@@ -26,6 +26,9 @@ void matmul_quant(const Matrix& w, const uint8_t* act, size_t act_stride, int64_
 // Q8_0/Q4_0 weights in the interleaved layout (Matrix::interleaved).
 void matmul_quant_interleaved(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y,
                               int64_t ldy, int64_t row0, int64_t row1);
+// Many tokens (prefill) of matmul_quant: weights repacked into panels (gemm_quant_avx2.cpp).
+void quant_gemm(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y, int64_t ldy,
+                int64_t row0, int64_t row1);
 void attention(const AttentionArgs& args);
 
 // A per-thread buffer of at least `bytes` bytes, 64-byte aligned; `slot` (0..4) picks one.
