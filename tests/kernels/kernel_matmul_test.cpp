@@ -80,6 +80,50 @@ TEST_P(KernelMatmul, EqualsExactDotOfStoredWeightsAndPreparedActivations) {
       }
 }
 
+// Extreme Q8_0/Q4_0 quants reach the largest pair and block sums the integer paths form:
+// weights -128 and ±127 (Q4_0: nibbles 0 and 15) against activations ±127, of one sign over
+// whole blocks or mixed. The sums must stay exact for few tokens (decode tiles) and many
+// (packed panels; 70 tokens leave a partial token tile, 21 rows a partial row strip).
+TEST_P(KernelMatmul, ExtremeQuantsStayExact) {
+  const auto& [isa, type] = GetParam();
+  if (type != DType::Q8_0 && type != DType::Q4_0) GTEST_SKIP() << "Q8_0 and Q4_0 only";
+  BWSCOPE_TABLE_OR_SKIP(ops, isa);
+  const bool q8 = type == DType::Q8_0;
+  const int64_t rows = 21, cols = 96, nb = cols / kQK8_0;
+  const size_t rb = stored_row_bytes(type, cols), block_bytes = q8 ? sizeof(BlockQ8_0) : sizeof(BlockQ4_0);
+  std::vector<uint8_t> bytes(rb * size_t(rows));
+  std::mt19937 rng(5);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* block = bytes.data() + size_t(r) * rb + size_t(b) * block_bytes;
+      const uint16_t d = f32_to_f16(0.5f + 0.25f * float((r + b) % 3));
+      std::memcpy(block, &d, 2);
+      for (int j = 0; j < (q8 ? 32 : 16); ++j) {
+        // rows by r % 4: the most negative weight everywhere, the most positive, alternating, random of those
+        const int pick = r % 4 == 0 ? 0 : r % 4 == 1 ? 1 : r % 4 == 2 ? j % 2 : int(rng() % 2);
+        block[2 + j] = q8 ? uint8_t(pick ? 127 : -128) : uint8_t(pick ? 0x00 : 0xff);
+      }
+    }
+  std::vector<float> w_values(size_t(rows * cols));
+  for (int64_t r = 0; r < rows; ++r) dequantize_row(type, bytes.data() + size_t(r) * rb, w_values.data() + r * cols, cols);
+  const Matrix w{type, rows, cols, rb, bytes.data()};
+  for (int64_t n_tok : {3, 70}) {
+    SCOPED_TRACE(testing::Message() << "n_tok " << n_tok);
+    std::vector<float> x(size_t(n_tok * cols));  // ±1 in every block: quants ±127
+    for (int64_t t = 0; t < n_tok; ++t)
+      for (int64_t i = 0; i < cols; ++i)
+        x[size_t(t * cols + i)] = (t % 4 == 0 ? true : t % 4 == 1 ? false : t % 4 == 2 ? i % 2 == 0 : rng() % 2 == 0) ? 1.0f : -1.0f;
+    const Activations a = prepare(*ops, type, x, cols, n_tok, cols);
+    std::vector<float> y(size_t(n_tok * rows));
+    ops->matmul(w, a.bytes.data(), a.stride, n_tok, y.data(), rows, 0, rows);
+    for (int64_t t = 0; t < n_tok; ++t)
+      for (int64_t r = 0; r < rows; ++r) {
+        const auto ref = exact_dot(w_values.data() + r * cols, a.values.data() + t * cols, cols);
+        ASSERT_LE(std::fabs(y[size_t(t * rows + r)] - ref.value), 2e-5 * ref.abs) << "t " << t << " r " << r;
+      }
+  }
+}
+
 // Two threads on disjoint row ranges (as the engine's pool runs it) give what one call gives:
 // the kernels' scratch is per thread.
 TEST_P(KernelMatmul, TwoThreadsOnDisjointRowsAgreeWithOneCall) {
