@@ -75,8 +75,10 @@ void group(const uint8_t* w, int64_t nb, const uint8_t* const* x, const BlockInf
         const __m256i v = load256(wb + 16 + 32 * k);
         const __m256i lo = _mm256_and_si256(v, nibble), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
         for (int t = 0; t < T; ++t) {
-          s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(lo, broadcast4(x[t] + xo + 4 * k)));
-          s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(hi, broadcast4(x[t] + xo + 16 + 4 * k)));
+          // vpaddsw, never saturating within ±30480: GCC does not reassociate it (with vpaddw it
+          // regrouped the sums and spilled the products)
+          s16[t] = _mm256_adds_epi16(s16[t], _mm256_maddubs_epi16(lo, broadcast4(x[t] + xo + 4 * k)));
+          s16[t] = _mm256_adds_epi16(s16[t], _mm256_maddubs_epi16(hi, broadcast4(x[t] + xo + 16 + 4 * k)));
         }
       }
       for (int t = 0; t < T; ++t)
