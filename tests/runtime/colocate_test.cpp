@@ -3,6 +3,8 @@
 // mode reads each weight once per step for all requests; a killed child is reported by name.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <signal.h>
 
 #include <atomic>
@@ -194,8 +196,9 @@ TEST_F(Colocate, TimeSlicedRunsOneInstanceAtATime) {
   EXPECT_LT(*f.overlap_fraction, 0.05) << *f.overlap_s;
   // Waiting for the other's turn shows up as long gaps between some of each one's tokens.
   for (const auto& x : r.instances) {
-    const auto t = x.tpot_s();
-    EXPECT_GT(*std::max_element(t.begin(), t.end()), 3 * t[t.size() / 2 - 1] + 0.0) << x.name;
+    auto t = x.tpot_s();  // in step order: sorted for the median (about 1 gap in 8 is a wait)
+    std::sort(t.begin(), t.end());
+    EXPECT_GT(t.back(), 3 * t[t.size() / 2]) << x.name;
   }
 }
 
