@@ -44,6 +44,26 @@ Activations prepare(const Ops& ops, DType type, const std::vector<float>& x, int
   return a;
 }
 
+// Outputs y[t·ldy + r] that are wrong: outside [row0, row1) anything but the sentinel, inside
+// further from the exact dot than float accumulation allows (relative to Σ|w·x|). Reports the
+// first few.
+int bad_outputs(const std::vector<float>& y, int64_t ldy, int64_t n_tok, int64_t row0, int64_t row1, const TestMatrix& w,
+                const Activations& a, int64_t cols) {
+  int bad = 0;
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int64_t r = 0; r < ldy; ++r) {
+      const float got = y[size_t(t * ldy + r)];
+      if (r < row0 || r >= row1) {
+        if (got != kSentinel && ++bad < 5) ADD_FAILURE() << "wrote outside its rows: t " << t << " r " << r;
+        continue;
+      }
+      const auto ref = exact_dot(w.values.data() + r * cols, a.values.data() + t * cols, cols);
+      if (std::fabs(got - ref.value) > 2e-5 * ref.abs + 1e-30 && ++bad < 5)
+        ADD_FAILURE() << "t " << t << " r " << r << ": got " << got << " want " << ref.value << " (Σ|w·x| " << ref.abs << ")";
+    }
+  return bad;
+}
+
 class KernelMatmul : public ::testing::TestWithParam<std::tuple<std::string, DType>> {};
 
 TEST_P(KernelMatmul, EqualsExactDotOfStoredWeightsAndPreparedActivations) {
@@ -63,20 +83,7 @@ TEST_P(KernelMatmul, EqualsExactDotOfStoredWeightsAndPreparedActivations) {
         const int64_t row0 = rows / 3, row1 = rows > 4 ? rows - 1 : rows;  // a range not starting at 0
         std::vector<float> y(size_t(n_tok * ldy), kSentinel);
         ops->matmul(w.m, a.bytes.data(), a.stride, n_tok, y.data(), ldy, row0, row1);
-        int bad = 0;
-        for (int64_t t = 0; t < n_tok; ++t)
-          for (int64_t r = 0; r < ldy; ++r) {
-            const float got = y[size_t(t * ldy + r)];
-            if (r < row0 || r >= row1) {
-              if (got != kSentinel && ++bad < 5) ADD_FAILURE() << "wrote outside its rows: t " << t << " r " << r;
-              continue;
-            }
-            const auto ref = exact_dot(w.values.data() + r * cols, a.values.data() + t * cols, cols);
-            // float accumulation error, relative to the sum of |products|
-            if (std::fabs(got - ref.value) > 2e-5 * ref.abs + 1e-30 && ++bad < 5)
-              ADD_FAILURE() << "t " << t << " r " << r << ": got " << got << " want " << ref.value << " (Σ|w·x| " << ref.abs << ")";
-          }
-        ASSERT_EQ(bad, 0);
+        ASSERT_EQ(0, bad_outputs(y, ldy, n_tok, row0, row1, w, a, cols));
       }
 }
 
@@ -243,19 +250,7 @@ TEST_P(KernelInterleaved, MatmulEqualsExactDotForEveryTokenCountAndRowRange) {
           SCOPED_TRACE(testing::Message() << "cols " << cols << " rows " << rows << " n_tok " << n_tok << " range " << row0 << ".." << row1);
           std::vector<float> y(size_t(n_tok * ldy), kSentinel);
           ops->matmul(w.m, a.bytes.data(), a.stride, n_tok, y.data(), ldy, row0, row1);
-          int bad = 0;
-          for (int64_t t = 0; t < n_tok; ++t)
-            for (int64_t r = 0; r < ldy; ++r) {
-              const float got = y[size_t(t * ldy + r)];
-              if (r < row0 || r >= row1) {
-                if (got != kSentinel && ++bad < 5) ADD_FAILURE() << "wrote outside its rows: t " << t << " r " << r;
-                continue;
-              }
-              const auto ref = exact_dot(w.values.data() + r * cols, a.values.data() + t * cols, cols);
-              if (std::fabs(got - ref.value) > 2e-5 * ref.abs + 1e-30 && ++bad < 5)
-                ADD_FAILURE() << "t " << t << " r " << r << ": got " << got << " want " << ref.value;
-            }
-          ASSERT_EQ(bad, 0);
+          ASSERT_EQ(0, bad_outputs(y, ldy, n_tok, row0, row1, w, a, cols));
         }
       }
 }

@@ -22,6 +22,9 @@ namespace {
 
 constexpr int kRows = 8;     // rows of a group
 constexpr int kMaxToks = 4;  // tokens per pass over a group
+// Software prefetch distance: each core reads one stream, and Zen 3's prefetchers alone fall
+// short of what several streams get (1B Q8_0 decode, 4 interleaved pairs: 8.6 -> 8.9 tok/s median).
+constexpr size_t kPrefetch = 2048;
 
 inline __m256i load256(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 inline __m256i broadcast4(const uint8_t* p) {
@@ -37,14 +40,9 @@ struct BlockInfo {
 };
 
 void prepare_token(const uint8_t* act, int64_t nb, BlockInfo* info) {
-  const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = act + b * sizeof(BlockQ8_0);
-    const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, load256(blk + 2)), ones16);
-    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-    info[b] = {half_to_float(load_u16(blk)), -8 * _mm_cvtsi128_si32(h)};
+    info[b] = {half_to_float(load_u16(blk)), -8 * sum_i8x32(blk + 2)};
   }
 }
 
@@ -57,6 +55,7 @@ void group(const uint8_t* w, int64_t nb, const uint8_t* const* x, const BlockInf
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* wb = w + b * kBlock;
+    for (size_t l = 0; l < kBlock; l += 64) _mm_prefetch(reinterpret_cast<const char*>(wb + kPrefetch + l), _MM_HINT_T0);
     const size_t xo = size_t(b) * sizeof(BlockQ8_0) + 2;
     __m256i sum[T];
     if constexpr (kQ8) {

@@ -18,15 +18,10 @@ struct TokenInfo {
 };
 
 void prepare_token(const uint8_t* act, int64_t nb, bool sums, float* dx, int32_t* neg_sum8) {
-  const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < nb; ++b) {
     dx[b] = half_to_float(load_u16(act + b * sizeof(BlockQ8_0)));
     if (!sums) continue;
-    const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, load256(act + b * sizeof(BlockQ8_0) + 2)), ones16);
-    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-    neg_sum8[b] = -8 * _mm_cvtsi128_si32(h);
+    neg_sum8[b] = -8 * sum_i8x32(act + b * sizeof(BlockQ8_0) + 2);
   }
 }
 
