@@ -17,8 +17,6 @@ namespace {
 
 constexpr int kGroup = 8;
 
-size_t block_bytes(DType t) { return t == DType::Q8_0 ? sizeof(BlockQ8_0) : sizeof(BlockQ4_0); }
-
 // Where quant byte c (0 .. block_bytes - 3) of row i of a group sits within its group block
 // (bytes c..c+3 stay together when c is a multiple of 4).
 size_t quant_offset(int i, size_t c) { return 2 * kGroup + 32 * (c / 4) + 4 * size_t(i) + c % 4; }
@@ -32,7 +30,7 @@ bool can_interleave(const Matrix& m) {
 
 void interleave_rows8(const Matrix& m, uint8_t* dst) {
   if (!can_interleave(m) || m.interleaved) fail("interleave: a {} matrix of {} rows cannot be interleaved", dtype_name(m.type), m.rows);
-  const size_t bb = block_bytes(m.type), nb = size_t(m.cols) / kQK8_0;
+  const size_t bb = dtype_info(m.type).block_bytes, nb = size_t(m.cols) / kQK8_0;
   for (int64_t g = 0; g < m.rows / kGroup; ++g)
     for (size_t b = 0; b < nb; ++b) {
       uint8_t* out = dst + (size_t(g) * nb + b) * kGroup * bb;
@@ -49,7 +47,7 @@ void read_row(const Matrix& m, int64_t r, uint8_t* dst) {
     std::memcpy(dst, m.data + size_t(r) * m.row_bytes, m.row_bytes);
     return;
   }
-  const size_t bb = block_bytes(m.type), nb = size_t(m.cols) / kQK8_0;
+  const size_t bb = dtype_info(m.type).block_bytes, nb = size_t(m.cols) / kQK8_0;
   const int i = int(r % kGroup);
   for (size_t b = 0; b < nb; ++b) {
     const uint8_t* in = m.data + (size_t(r / kGroup) * nb + b) * kGroup * bb;
