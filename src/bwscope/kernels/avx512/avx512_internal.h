@@ -31,6 +31,12 @@ void float_gemm(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t 
                 int64_t row0, int64_t row1);
 void quant_gemm(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y, int64_t ldy,
                 int64_t row0, int64_t row1);
+// Q8_0/Q4_0 weights in the interleaved layout (Matrix::interleaved), any number of tokens.
+void matmul_quant_interleaved(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y,
+                              int64_t ldy, int64_t row0, int64_t row1);
+// For the nb blocks of one Q8_0 activation row: neg_sum[b] = -(Σx of block b << shift) (the
+// correction for weights made unsigned by adding c = 1 << shift) and dx[b] = its scale.
+void prepare_block_sums(const uint8_t* act, int64_t nb, int shift, int32_t* neg_sum, float* dx);
 void attention(const AttentionArgs& args);
 
 // A per-thread buffer of at least `bytes` bytes, 64-byte aligned; `slot` picks one of a few

@@ -1,4 +1,5 @@
-// Q8_0 and Q4_0 weights × Q8_0 activations for many tokens (prefill) on AVX-512 VNNI.
+// Q8_0 and Q4_0 weights (either layout) × Q8_0 activations for many tokens (prefill) on
+// AVX-512 VNNI.
 //
 // Panels of 32 rows are repacked on the fly (into a per-thread buffer, reused for every
 // token) so that one 64-byte vector holds 4 consecutive weights of 16 rows: one vpdpbusd
@@ -83,6 +84,28 @@ void pack_q4_half(const uint8_t* base, size_t rb, int64_t b, int nv, uint8_t* ou
   }
 }
 
+// 16 rows of block b from the interleaved layout, starting at row r (a multiple of 8): its
+// vector k of groups r/8 and r/8 + 1 side by side is already the panel's vector k.
+void pack_interleaved_half(const Matrix& w, int64_t r, int nv, int64_t b, float* scales, uint8_t* out) {
+  alignas(64) static constexpr uint8_t kNoGroup[8 * sizeof(BlockQ8_0)] = {};  // rows past nv
+  const bool q8 = w.type == DType::Q8_0;
+  const size_t gb = 8 * (q8 ? sizeof(BlockQ8_0) : sizeof(BlockQ4_0)), nb = size_t(w.cols) / kQK8_0;
+  const uint8_t* a = w.data + (size_t(r / 8) * nb + size_t(b)) * gb;
+  const uint8_t* c = nv > 8 ? a + nb * gb : kNoGroup;
+  const __m256i dh = _mm256_inserti128_si256(_mm256_castsi128_si256(load128(a)), load128(c), 1);
+  _mm512_store_ps(scales, _mm512_cvtph_ps(dh));
+  const __m512i bias = _mm512_set1_epi8(char(0x80)), nibble = _mm512_set1_epi8(0x0f);
+  for (int k = 0; k < (q8 ? 8 : 4); ++k) {
+    const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(load256(a + 16 + 32 * k)), load256(c + 16 + 32 * k), 1);
+    if (q8) {
+      _mm512_store_si512(out + 64 * k, _mm512_xor_si512(v, bias));
+    } else {
+      _mm512_store_si512(out + 64 * k, _mm512_and_si512(v, nibble));
+      _mm512_store_si512(out + 64 * (k + 4), _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble));
+    }
+  }
+}
+
 void pack_panel(const Matrix& w, int64_t r, int64_t nr, uint8_t* panel) {
   const bool q8 = w.type == DType::Q8_0;
   const int64_t nb = w.cols / kQK8_0;
@@ -95,7 +118,9 @@ void pack_panel(const Matrix& w, int64_t r, int64_t nr, uint8_t* panel) {
         std::memset(pb + 64 * h, 0, 64);
         continue;  // quants of missing rows never reach y
       }
-      if (q8) {
+      if (w.interleaved) {
+        pack_interleaved_half(w, r + 16 * h, nv, b, reinterpret_cast<float*>(pb + 64 * h), pb + 128 + 512 * h);
+      } else if (q8) {
         pack_scales<sizeof(BlockQ8_0)>(base, w.row_bytes, b, nv, reinterpret_cast<float*>(pb + 64 * h));
         pack_q8_half(base, w.row_bytes, b, nv, pb + 128 + 512 * h);
       } else {
@@ -106,8 +131,9 @@ void pack_panel(const Matrix& w, int64_t r, int64_t nr, uint8_t* panel) {
   }
 }
 
-// Per token: -c·Σx (int32) for every block, then d_x (float) for every block.
-void prepare_token(const uint8_t* act, int64_t nb, int shift, int32_t* neg_sum, float* dx) {
+}  // namespace
+
+void prepare_block_sums(const uint8_t* act, int64_t nb, int shift, int32_t* neg_sum, float* dx) {
   const __m256i ones = _mm256_set1_epi8(1);
   int64_t b = 0;
   for (; b + 8 <= nb; b += 8) {
@@ -127,6 +153,8 @@ void prepare_token(const uint8_t* act, int64_t nb, int shift, int32_t* neg_sum, 
   }
   for (b = 0; b < nb; ++b) dx[b] = half_to_float(load_u16(act + b * sizeof(BlockQ8_0)));
 }
+
+namespace {
 
 constexpr int kToks = 6;
 
@@ -185,12 +213,24 @@ void quant_gemm(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t 
   const int shift = w.type == DType::Q8_0 ? 7 : 3;  // c = 128 or 8
   for (int64_t t = 0; t < n_tok; ++t) {
     uint8_t* a = aux + t * aux_stride;
-    prepare_token(act + t * act_stride, nb, shift, reinterpret_cast<int32_t*>(a), reinterpret_cast<float*>(a) + nb);
+    prepare_block_sums(act + t * act_stride, nb, shift, reinterpret_cast<int32_t*>(a), reinterpret_cast<float*>(a) + nb);
   }
   uint8_t* panel = scratch(2, size_t(nb) * kPanelBlock);
   for (int64_t r = row0; r < row1; r += kPanelRows) {
     const int64_t nr = min64(kPanelRows, row1 - r);
-    pack_panel(w, r, nr, panel);
+    if (w.interleaved && r % 8 != 0) {
+      // A panel across group boundaries (never from the engine, whose row ranges are
+      // multiples of 16): its rows in the row layout first.
+      uint8_t* rows = scratch(3, size_t(nr) * w.row_bytes);
+      for (int64_t i = 0; i < nr; ++i) read_row(w, r + i, rows + i * w.row_bytes);
+      Matrix view = w;
+      view.data = rows;
+      view.rows = nr;
+      view.interleaved = false;
+      pack_panel(view, 0, nr, panel);
+    } else {
+      pack_panel(w, r, nr, panel);
+    }
     for (int64_t t = 0; t < n_tok; t += kToks) {
       const int64_t nt = min64(kToks, n_tok - t);
       pick(nt)(panel, nb, act + t * act_stride, act_stride, aux + t * aux_stride, aux_stride, y + t * ldy + r, ldy, nr);

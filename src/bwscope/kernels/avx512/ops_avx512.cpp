@@ -115,7 +115,6 @@ void prepare_act(DType w, const float* x, int64_t ldx, int64_t n_tok, int64_t co
 void matmul(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y, int64_t ldy, int64_t row0,
             int64_t row1) {
   if (row1 <= row0 || n_tok <= 0) return;
-  if (w.interleaved) return scalar_ops().matmul(w, act, act_stride, n_tok, y, ldy, row0, row1);  // prefers_interleaved: never
   switch (w.type) {
     case DType::F32:
     case DType::F16:
@@ -123,6 +122,7 @@ void matmul(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_to
       return matmul_float(w, act, act_stride, n_tok, y, ldy, row0, row1);
     case DType::Q8_0:
     case DType::Q4_0:
+      if (w.interleaved) return matmul_quant_interleaved(w, act, act_stride, n_tok, y, ldy, row0, row1);
       return matmul_quant(w, act, act_stride, n_tok, y, ldy, row0, row1);
     case DType::Q4_K:
     case DType::Q5_K:
@@ -209,6 +209,8 @@ void store_kv(const float* x, int64_t n, DType kv_type, uint8_t* dst) {
   }
 }
 
+bool prefers_interleaved(DType w) { return w == DType::Q8_0 || w == DType::Q4_0; }
+
 bool cpu_has_avx512() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -223,7 +225,7 @@ bool cpu_has_avx512() {
 const Ops* avx512_ops() {
   static const Ops ops{"avx512",        avx512::act_type, avx512::prepare_act, avx512::matmul,  avx512::rmsnorm,
                        avx512::swiglu,  avx512::rope,     avx512::attention,   avx512::store_kv,
-                       [](DType) { return false; }};
+                       avx512::prefers_interleaved};
   static const bool available = avx512::cpu_has_avx512();
   return available ? &ops : nullptr;
 }
