@@ -5,7 +5,8 @@
 //   Prefill/<isa>/<type>/<rows>x<cols>/<n_tok>: the matmul alone (activations prepared once),
 //     FLOP/s = 2·rows·cols·n_tok per call, per CPU second (compute bound: CPU time is what the
 //     kernel got; on a shared machine wall time also counts other processes).
-//   DecodeInCache/<isa>/<type>: the same on 64 rows that stay in L2: the compute ceiling.
+//   DecodeInCache/<isa>/<type>/<tokens>: the same on 64 rows that stay in L2, for 1, 2 and 4
+//     tokens (batched decode): the compute ceiling.
 //   .../<isa>/<type>/interleaved: the same on the interleaved layout, for tables that prefer it.
 //   ReadBandwidth/<streams>: the attainable single-thread read rate on the same buffer size,
 //     summed in K interleaved streams (as peers/readbw does), to compare with in the same run.
@@ -108,15 +109,16 @@ void decode(benchmark::State& state, const Ops* ops, DType type, bool interleave
   state.SetBytesProcessed(int64_t(state.iterations()) * kDecodeRows * int64_t(w.row_bytes));
 }
 
-// The same product on 64 rows that stay in L2: the kernel's compute ceiling, in weight bytes/s.
+// The same product on 64 rows that stay in L2, for state.range(0) tokens (batched decode):
+// the kernel's compute ceiling, in weight bytes/s.
 void decode_in_cache(benchmark::State& state, const Ops* ops, DType type, bool interleaved) {
-  const int64_t rows = 64;
+  const int64_t rows = 64, n_tok = state.range(0);
   const Weights& w = weights(type, kDecodeCols, size_t(rows) * *row_bytes(type, uint64_t(kDecodeCols)), interleaved);
-  const Activations a = prepare(*ops, type, 1, kDecodeCols);
-  std::vector<float> y(static_cast<size_t>(rows));
+  const Activations a = prepare(*ops, type, n_tok, kDecodeCols);
+  std::vector<float> y(static_cast<size_t>(rows * n_tok));
   const Matrix m = w.rows_from(0, rows);
   for (auto _ : state) {
-    ops->matmul(m, a.bytes.data(), a.stride, 1, y.data(), rows, 0, rows);
+    ops->matmul(m, a.bytes.data(), a.stride, n_tok, y.data(), rows, 0, rows);
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(int64_t(state.iterations()) * rows * int64_t(w.row_bytes));
@@ -169,7 +171,7 @@ struct Registrar {
           if (inter && !ops->prefers_interleaved(t)) continue;
           const std::string suffix = std::string(isa) + "/" + std::string(dtype_name(t)) + (inter ? "/interleaved" : "");
           benchmark::RegisterBenchmark(("Decode/" + suffix).c_str(), decode, ops, t, inter)->UseRealTime();
-          benchmark::RegisterBenchmark(("DecodeInCache/" + suffix).c_str(), decode_in_cache, ops, t, inter);
+          benchmark::RegisterBenchmark(("DecodeInCache/" + suffix).c_str(), decode_in_cache, ops, t, inter)->Arg(1)->Arg(2)->Arg(4);
           benchmark::RegisterBenchmark(("Prefill/" + suffix + "/2048x2048").c_str(), prefill, ops, t, inter, int64_t(2048), int64_t(2048))
               ->Arg(4)->Arg(16)->Arg(64)->Arg(512)->Unit(benchmark::kMillisecond);
           benchmark::RegisterBenchmark(("Prefill/" + suffix + "/2048x8192").c_str(), prefill, ops, t, inter, int64_t(2048), int64_t(8192))

@@ -56,8 +56,10 @@ void tile(const uint8_t* w, size_t w_stride, int64_t cols, const uint8_t* x, siz
   for (; i + K::kStep <= cols; i += K::kStep) {
     typename K::W wv[R];
     for (int r = 0; r < R; ++r) {
-      // Decode: the same columns of the next tile's rows, one tile ahead.
-      if (T <= 2) _mm_prefetch(reinterpret_cast<const char*>(w + (r + R) * w_stride + K::kWeightBytes * i), _MM_HINT_T0);
+      // The same columns of the next tile's rows, one tile ahead. Worth it for every token
+      // count: batched F16 decode of 4 sequences ran ~15% faster with it than without
+      // (interleaved rounds, 2026-12-02); one and two tokens had it already.
+      _mm_prefetch(reinterpret_cast<const char*>(w + (r + R) * w_stride + K::kWeightBytes * i), _MM_HINT_T0);
       wv[r] = K::load_w(w + r * w_stride, i);
     }
     for (int t = 0; t < T; ++t) {
