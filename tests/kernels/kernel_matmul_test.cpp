@@ -65,6 +65,11 @@ int bad_outputs(const std::vector<float>& y, int64_t ldy, int64_t n_tok, int64_t
 }
 
 class KernelMatmul : public ::testing::TestWithParam<std::tuple<std::string, DType>> {};
+class KernelQuant8Matmul : public KernelMatmul {};  // Q8_0 and Q4_0 only
+
+std::string isa_type_name(const testing::TestParamInfo<std::tuple<std::string, DType>>& info) {
+  return std::get<0>(info.param) + "_" + std::string(dtype_name(std::get<1>(info.param)));
+}
 
 TEST_P(KernelMatmul, EqualsExactDotOfStoredWeightsAndPreparedActivations) {
   const auto& [isa, type] = GetParam();
@@ -91,9 +96,8 @@ TEST_P(KernelMatmul, EqualsExactDotOfStoredWeightsAndPreparedActivations) {
 // weights -128 and ±127 (Q4_0: nibbles 0 and 15) against activations ±127, of one sign over
 // whole blocks or mixed. The sums must stay exact for few tokens (decode tiles) and many
 // (packed panels; 70 tokens leave a partial token tile, 21 rows a partial row strip).
-TEST_P(KernelMatmul, ExtremeQuantsStayExact) {
+TEST_P(KernelQuant8Matmul, ExtremeQuantsStayExact) {
   const auto& [isa, type] = GetParam();
-  if (type != DType::Q8_0 && type != DType::Q4_0) GTEST_SKIP() << "Q8_0 and Q4_0 only";
   BWSCOPE_TABLE_OR_SKIP(ops, isa);
   const bool q8 = type == DType::Q8_0;
   const int64_t rows = 21, cols = 96, nb = cols / kQK8_0;
@@ -133,24 +137,30 @@ TEST_P(KernelMatmul, ExtremeQuantsStayExact) {
 
 // Two threads on disjoint row ranges (as the engine's pool runs it) give what one call gives:
 // the kernels' scratch is per thread.
-TEST_P(KernelMatmul, TwoThreadsOnDisjointRowsAgreeWithOneCall) {
-  const auto& [isa, type] = GetParam();
-  BWSCOPE_TABLE_OR_SKIP(ops, isa);
-  const int64_t rows = 96, cols = is_kquant(type) ? 2048 : is_quant(type) ? 2048 : 2047;
-  for (int64_t n_tok : {1, 7, 40}) {
-    SCOPED_TRACE(testing::Message() << "n_tok " << n_tok);
-    const auto w = random_matrix(type, rows, cols, 7);
+// `relayout` turns the random matrix into the layout under test.
+template <class Relayout>
+void expect_two_threads_agree_with_one_call(const Ops& ops, DType type, int64_t split, Relayout relayout) {
+  const int64_t rows = 96, cols = is_quant(type) ? 2048 : 2047;
+  for (int64_t n_tok : {1, 2, 7, 40}) {
+    SCOPED_TRACE(testing::Message() << "n_tok " << n_tok << " split " << split);
+    const auto w = relayout(random_matrix(type, rows, cols, 7));
     const auto x = random_floats(size_t(n_tok * cols), 8);
-    const Activations a = prepare(*ops, type, x, cols, n_tok, cols);
+    const Activations a = prepare(ops, type, x, cols, n_tok, cols);
     std::vector<float> one(size_t(n_tok * rows)), two(size_t(n_tok * rows));
-    ops->matmul(w.m, a.bytes.data(), a.stride, n_tok, one.data(), rows, 0, rows);
+    ops.matmul(w.m, a.bytes.data(), a.stride, n_tok, one.data(), rows, 0, rows);
     for (int rep = 0; rep < 3; ++rep) {
-      std::thread other([&] { ops->matmul(w.m, a.bytes.data(), a.stride, n_tok, two.data(), rows, 48, rows); });
-      ops->matmul(w.m, a.bytes.data(), a.stride, n_tok, two.data(), rows, 0, 48);
+      std::thread other([&] { ops.matmul(w.m, a.bytes.data(), a.stride, n_tok, two.data(), rows, split, rows); });
+      ops.matmul(w.m, a.bytes.data(), a.stride, n_tok, two.data(), rows, 0, split);
       other.join();
       ASSERT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * sizeof(float)));
     }
   }
+}
+
+TEST_P(KernelMatmul, TwoThreadsOnDisjointRowsAgreeWithOneCall) {
+  const auto& [isa, type] = GetParam();
+  BWSCOPE_TABLE_OR_SKIP(ops, isa);
+  expect_two_threads_agree_with_one_call(*ops, type, 48, [](TestMatrix m) { return m; });  // moved: m.data stays valid
 }
 
 // Against the float inputs before preparation, matmul is within the error the activation
@@ -199,9 +209,10 @@ INSTANTIATE_TEST_SUITE_P(Kernels, KernelMatmul,
                          ::testing::Combine(::testing::ValuesIn(ktest::simd_isas()),
                                             ::testing::Values(DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0,
                                                               DType::Q4_K, DType::Q5_K, DType::Q6_K)),
-                         [](const auto& info) {
-                           return std::get<0>(info.param) + "_" + std::string(dtype_name(std::get<1>(info.param)));
-                         });
+                         isa_type_name);
+INSTANTIATE_TEST_SUITE_P(Kernels, KernelQuant8Matmul,
+                         ::testing::Combine(::testing::ValuesIn(ktest::simd_isas()), ::testing::Values(DType::Q8_0, DType::Q4_0)),
+                         isa_type_name);
 
 // The interleaved layout (Matrix::interleaved) on every table, the reference included.
 class KernelInterleaved : public ::testing::TestWithParam<std::tuple<std::string, DType>> {};
@@ -246,7 +257,9 @@ TEST_P(KernelInterleaved, MatmulEqualsExactDotForEveryTokenCountAndRowRange) {
         const int64_t ldx = cols + 3, ldy = rows + 5;
         const auto x = random_floats(size_t(n_tok * ldx), ++seed);
         const Activations a = prepare(*ops, type, x, ldx, n_tok, cols);
-        for (auto [row0, row1] : {std::pair<int64_t, int64_t>{0, rows}, {3, rows - 1}, {8, rows}}) {
+        // Ranges that cut the first group, the last group, or only the last (a short packed panel).
+        for (auto [row0, row1] : {std::pair<int64_t, int64_t>{0, rows}, {3, rows - 1}, {8, rows}, {0, rows - 3}, {8, rows - 1}}) {
+          if (row1 < row0) continue;
           SCOPED_TRACE(testing::Message() << "cols " << cols << " rows " << rows << " n_tok " << n_tok << " range " << row0 << ".." << row1);
           std::vector<float> y(size_t(n_tok * ldy), kSentinel);
           ops->matmul(w.m, a.bytes.data(), a.stride, n_tok, y.data(), ldy, row0, row1);
@@ -256,11 +269,12 @@ TEST_P(KernelInterleaved, MatmulEqualsExactDotForEveryTokenCountAndRowRange) {
 }
 
 // The largest products the formats allow (Q8_0 weights -128 and 127, Q4_0 nibbles 0 and 15,
-// activations ±127) fill the 16-bit pair sums to their bounds: no saturation may show.
+// activations ±127) fill the 16-bit pair sums to their bounds: no saturation may show, on any
+// path (1 token: four groups at once; 3: two; 70: the packed GEMM).
 TEST_P(KernelInterleaved, ExtremeQuantsDoNotSaturate) {
   const auto& [isa, type] = GetParam();
   BWSCOPE_TABLE_OR_SKIP(ops, isa);
-  const int64_t rows = 16, cols = 128, n_tok = 3;
+  const int64_t rows = 64, cols = 128;
   TestMatrix w = random_matrix(type, rows, cols, 7);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t b = 0; b < cols / kQK8_0; ++b) {
@@ -271,23 +285,32 @@ TEST_P(KernelInterleaved, ExtremeQuantsDoNotSaturate) {
     }
   for (int64_t r = 0; r < rows; ++r) dequantize_row(type, w.bytes.data() + size_t(r) * w.m.row_bytes, w.values.data() + r * cols, cols);
   const TestMatrix inter = interleaved_copy(w);
-  std::vector<float> x(size_t(n_tok * cols));
-  for (int64_t i = 0; i < n_tok * cols; ++i) x[size_t(i)] = (i / cols) == 1 ? -1.0f : 1.0f;  // quantized to ±127
-  const Activations a = prepare(*ops, type, x, cols, n_tok, cols);
-  std::vector<float> y(size_t(n_tok * rows));
-  ops->matmul(inter.m, a.bytes.data(), a.stride, n_tok, y.data(), rows, 0, rows);
-  for (int64_t t = 0; t < n_tok; ++t)
-    for (int64_t r = 0; r < rows; ++r) {
-      const auto ref = exact_dot(w.values.data() + r * cols, a.values.data() + t * cols, cols);
-      EXPECT_NEAR(y[size_t(t * rows + r)], ref.value, 2e-5 * ref.abs) << "t " << t << " r " << r;
-    }
+  for (int64_t n_tok : {1, 3, 70}) {
+    SCOPED_TRACE(testing::Message() << "n_tok " << n_tok);
+    std::vector<float> x(size_t(n_tok * cols));
+    for (int64_t i = 0; i < n_tok * cols; ++i) x[size_t(i)] = (i / cols) % 2 == 1 ? -1.0f : 1.0f;  // quantized to ±127
+    const Activations a = prepare(*ops, type, x, cols, n_tok, cols);
+    std::vector<float> y(size_t(n_tok * rows));
+    ops->matmul(inter.m, a.bytes.data(), a.stride, n_tok, y.data(), rows, 0, rows);
+    for (int64_t t = 0; t < n_tok; ++t)
+      for (int64_t r = 0; r < rows; ++r) {
+        const auto ref = exact_dot(w.values.data() + r * cols, a.values.data() + t * cols, cols);
+        ASSERT_NEAR(y[size_t(t * rows + r)], ref.value, 2e-5 * ref.abs) << "t " << t << " r " << r;
+      }
+  }
+}
+
+// Two threads on interleaved weights, split on a 16-row boundary (whole pairs of groups) and
+// on an 8-row one (a lone group at the seam).
+TEST_P(KernelInterleaved, TwoThreadsOnDisjointRowsAgreeWithOneCall) {
+  const auto& [isa, type] = GetParam();
+  BWSCOPE_TABLE_OR_SKIP(ops, isa);
+  for (int64_t split : {48, 40}) expect_two_threads_agree_with_one_call(*ops, type, split, interleaved_copy);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, KernelInterleaved,
                          ::testing::Combine(::testing::Values("scalar", "avx2", "avx512"), ::testing::Values(DType::Q8_0, DType::Q4_0)),
-                         [](const auto& info) {
-                           return std::get<0>(info.param) + "_" + std::string(dtype_name(std::get<1>(info.param)));
-                         });
+                         isa_type_name);
 
 class KernelPrepareAct : public ::testing::TestWithParam<std::string> {};
 

@@ -104,6 +104,10 @@ using PassFn = void (*)(const uint8_t*, size_t, int64_t, const Tokens&, float*, 
 
 template <bool kQ8, int P>
 PassFn pick(int64_t nt) {
+  if constexpr (P == 2) {  // four groups at once run for kQuadTokens tokens at most
+    static_assert(kQuadTokens == 2);
+    return nt == 1 ? &pass<kQ8, 1, 2> : &pass<kQ8, 2, 2>;
+  }
   switch (nt) {
     case 1: return &pass<kQ8, 1, P>;
     case 2: return &pass<kQ8, 2, P>;
