@@ -137,15 +137,12 @@ TEST_P(KernelQuant8Matmul, ExtremeQuantsStayExact) {
 
 // Two threads on disjoint row ranges (as the engine's pool runs it) give what one call gives:
 // the kernels' scratch is per thread.
-// `relayout` turns the random matrix into the layout under test.
-template <class Relayout>
-void expect_two_threads_agree_with_one_call(const Ops& ops, DType type, int64_t split, Relayout relayout) {
-  const int64_t rows = 96, cols = is_quant(type) ? 2048 : 2047;
+void expect_two_threads_agree_with_one_call(const Ops& ops, const TestMatrix& w, int64_t split) {
+  const int64_t rows = w.m.rows, cols = w.m.cols;
   for (int64_t n_tok : {1, 2, 7, 40}) {
     SCOPED_TRACE(testing::Message() << "n_tok " << n_tok << " split " << split);
-    const auto w = relayout(random_matrix(type, rows, cols, 7));
     const auto x = random_floats(size_t(n_tok * cols), 8);
-    const Activations a = prepare(ops, type, x, cols, n_tok, cols);
+    const Activations a = prepare(ops, w.m.type, x, cols, n_tok, cols);
     std::vector<float> one(size_t(n_tok * rows)), two(size_t(n_tok * rows));
     ops.matmul(w.m, a.bytes.data(), a.stride, n_tok, one.data(), rows, 0, rows);
     for (int rep = 0; rep < 3; ++rep) {
@@ -160,7 +157,7 @@ void expect_two_threads_agree_with_one_call(const Ops& ops, DType type, int64_t 
 TEST_P(KernelMatmul, TwoThreadsOnDisjointRowsAgreeWithOneCall) {
   const auto& [isa, type] = GetParam();
   BWSCOPE_TABLE_OR_SKIP(ops, isa);
-  expect_two_threads_agree_with_one_call(*ops, type, 48, [](TestMatrix m) { return m; });  // moved: m.data stays valid
+  expect_two_threads_agree_with_one_call(*ops, random_matrix(type, 96, is_quant(type) ? 2048 : 2047, 7), 48);
 }
 
 // Against the float inputs before preparation, matmul is within the error the activation
@@ -305,7 +302,8 @@ TEST_P(KernelInterleaved, ExtremeQuantsDoNotSaturate) {
 TEST_P(KernelInterleaved, TwoThreadsOnDisjointRowsAgreeWithOneCall) {
   const auto& [isa, type] = GetParam();
   BWSCOPE_TABLE_OR_SKIP(ops, isa);
-  for (int64_t split : {48, 40}) expect_two_threads_agree_with_one_call(*ops, type, split, interleaved_copy);
+  const TestMatrix w = interleaved_copy(random_matrix(type, 96, 2048, 7));
+  for (int64_t split : {48, 40}) expect_two_threads_agree_with_one_call(*ops, w, split);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, KernelInterleaved,
