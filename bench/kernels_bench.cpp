@@ -54,16 +54,16 @@ struct Weights {
 };
 Weights make_weights(DType type, int64_t cols, size_t min_bytes, bool interleaved) {
   Weights w{type, cols, 0, *row_bytes(type, uint64_t(cols)), nullptr};
-  w.total_rows = int64_t((min_bytes + w.row_bytes - 1) / w.row_bytes + 7) / 8 * 8;
+  w.total_rows = int64_t((min_bytes + w.row_bytes - 1) / w.row_bytes + 15) / 16 * 16;
   w.data.reset(new uint8_t[w.row_bytes * size_t(w.total_rows)]);
   const int64_t distinct = 64;
   const auto src = random_floats(size_t(distinct * cols), 1);
   for (int64_t r = 0; r < distinct; ++r) quantize_row(type, src.data() + r * cols, w.data.get() + r * w.row_bytes, cols);
   for (int64_t r = distinct; r < w.total_rows; ++r)
     std::memcpy(w.data.get() + r * w.row_bytes, w.data.get() + (r % distinct) * w.row_bytes, w.row_bytes);
-  if (interleaved) {  // slices starting at a multiple of 8 rows are then interleaved matrices too
+  if (interleaved) {  // slices starting at a multiple of 16 rows are then interleaved matrices too
     std::unique_ptr<uint8_t[]> inter(new uint8_t[w.row_bytes * size_t(w.total_rows)]);
-    interleave_rows8(w.rows_from(0, w.total_rows), inter.get());
+    interleave_rows(w.rows_from(0, w.total_rows), inter.get());
     w.data = std::move(inter);
     w.interleaved = true;
   }

@@ -107,7 +107,7 @@ std::vector<std::string> mode_notes(const Options& o, const ColocateOptions& co,
                       ? "weights shared: every instance maps the same file, so its pages are resident once"
                       : "weights private: each instance streams its own copy in anonymous memory, so a cache line one instance "
                         "fetched cannot serve another, and memory grows by one model per instance (the copy is in the layout the "
-                        "kernels prefer: Q8_0/Q4_0 rows interleaved by 8 on AVX2 and AVX-512)");
+                        "kernels prefer: Q8_0/Q4_0 rows interleaved by 8, F32/F16/BF16 rows by 16, on AVX2 and AVX-512)");
   if (o.schedule == "time-sliced" || o.schedule == "all")
     notes.push_back(fmt::format("time-sliced: one instance runs at a time, switching every {} decode steps; the device sees one "
                                 "instance's bandwidth and each request waits for the others' turns",

@@ -1,12 +1,18 @@
-// The interleaved weight layout (Matrix::interleaved), written and read in plain C++: the
-// definition the SIMD kernels on that layout are held to.
+// The interleaved weight layouts (Matrix::interleaved), written and read in plain C++: the
+// definitions the SIMD kernels on them are held to.
 //
-// Group g (rows 8g..8g+7), block b: 8·block_bytes bytes at data + (g·nb + b)·8·block_bytes.
+// Q8_0 / Q4_0, groups of 8 rows. Group g (rows 8g..8g+7), block b: 8·block_bytes bytes at
+// data + (g·nb + b)·8·block_bytes.
 //   bytes 0..15:  the f16 scale of each of the 8 rows
 //   bytes 16.. :  quant byte c of row i at 16 + 32·(c / 4) + 4·i + c % 4
 // (Q8_0: 8 vectors of 32 bytes, c = element; Q4_0: 4 vectors, c = nibble byte, low nibble
 // element c, high nibble element 16 + c.)
+//
+// F32 / F16 / BF16, groups of 16 rows. Group g (rows 16g..16g+15) is 16·row_bytes bytes at
+// data + g·16·row_bytes, column by column: element c of row i at index 16·c + i (each column
+// one vector of 16 rows).
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "bwscope/base/error.h"
@@ -15,31 +21,54 @@
 namespace bwscope::kernels {
 namespace {
 
-constexpr int kGroup = 8;
-
 // Where quant byte c (0 .. block_bytes - 3) of row i of a group sits within its group block
 // (bytes c..c+3 stay together when c is a multiple of 4).
-size_t quant_offset(int i, size_t c) { return 2 * kGroup + 32 * (c / 4) + 4 * size_t(i) + c % 4; }
+size_t quant_offset(int i, size_t c) { return 2 * 8 + 32 * (c / 4) + 4 * size_t(i) + c % 4; }
+
+bool is_float(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
+
+// Calls f(group_offset, row_offset, n) for each run of n bytes that row i of a group keeps
+// together: group_offset within the group's interleaved bytes, row_offset within the row as
+// the row layout stores it. n is a compile-time constant, so the copies inline (a 1B model's
+// F16 weights are 1.2 billion runs).
+template <class F>
+void for_each_run(DType type, int64_t cols, int i, F&& f) {
+  using Two = std::integral_constant<size_t, 2>;
+  using Four = std::integral_constant<size_t, 4>;
+  const size_t bb = dtype_info(type).block_bytes;
+  if (is_float(type)) {
+    for (size_t c = 0; c < size_t(cols); ++c) {
+      if (bb == 2) f((16 * c + size_t(i)) * 2, c * 2, Two{});
+      else f((16 * c + size_t(i)) * 4, c * 4, Four{});
+    }
+    return;
+  }
+  for (size_t b = 0; b < size_t(cols) / kQK8_0; ++b) {
+    f(b * 8 * bb + 2 * size_t(i), b * bb, Two{});
+    for (size_t c = 0; c + 2 < bb; c += 4) f(b * 8 * bb + quant_offset(i, c), b * bb + 2 + c, Four{});
+  }
+}
 
 }  // namespace
 
-bool can_interleave(const Matrix& m) {
-  return (m.type == DType::Q8_0 || m.type == DType::Q4_0) && m.rows % kGroup == 0 && m.cols % kQK8_0 == 0 &&
-         m.rows > 0;
+int interleave_group_rows(DType type) {
+  if (type == DType::Q8_0 || type == DType::Q4_0) return 8;
+  return is_float(type) ? 16 : 0;
 }
 
-void interleave_rows8(const Matrix& m, uint8_t* dst) {
+bool can_interleave(const Matrix& m) {
+  const int g = interleave_group_rows(m.type);
+  return g > 0 && m.rows > 0 && m.rows % g == 0 && (is_float(m.type) || m.cols % kQK8_0 == 0);
+}
+
+void interleave_rows(const Matrix& m, uint8_t* dst) {
   if (!can_interleave(m) || m.interleaved) fail("interleave: a {} matrix of {} rows cannot be interleaved", dtype_name(m.type), m.rows);
-  const size_t bb = dtype_info(m.type).block_bytes, nb = size_t(m.cols) / kQK8_0;
-  for (int64_t g = 0; g < m.rows / kGroup; ++g)
-    for (size_t b = 0; b < nb; ++b) {
-      uint8_t* out = dst + (size_t(g) * nb + b) * kGroup * bb;
-      for (int i = 0; i < kGroup; ++i) {
-        const uint8_t* blk = m.data + size_t(g * kGroup + i) * m.row_bytes + b * bb;
-        std::memcpy(out + 2 * i, blk, 2);
-        for (size_t c = 0; c + 2 < bb; c += 4) std::memcpy(out + quant_offset(i, c), blk + 2 + c, 4);
-      }
-    }
+  const int g = interleave_group_rows(m.type);
+  for (int64_t r = 0; r < m.rows; ++r) {
+    uint8_t* group = dst + size_t(r / g) * g * m.row_bytes;
+    const uint8_t* row = m.data + size_t(r) * m.row_bytes;
+    for_each_run(m.type, m.cols, int(r % g), [&](size_t go, size_t ro, auto n) { std::memcpy(group + go, row + ro, n); });
+  }
 }
 
 void read_row(const Matrix& m, int64_t r, uint8_t* dst) {
@@ -47,14 +76,9 @@ void read_row(const Matrix& m, int64_t r, uint8_t* dst) {
     std::memcpy(dst, m.data + size_t(r) * m.row_bytes, m.row_bytes);
     return;
   }
-  const size_t bb = dtype_info(m.type).block_bytes, nb = size_t(m.cols) / kQK8_0;
-  const int i = int(r % kGroup);
-  for (size_t b = 0; b < nb; ++b) {
-    const uint8_t* in = m.data + (size_t(r / kGroup) * nb + b) * kGroup * bb;
-    uint8_t* blk = dst + b * bb;
-    std::memcpy(blk, in + 2 * i, 2);
-    for (size_t c = 0; c + 2 < bb; c += 4) std::memcpy(blk + 2 + c, in + quant_offset(i, c), 4);
-  }
+  const int g = interleave_group_rows(m.type);
+  const uint8_t* group = m.data + size_t(r / g) * g * m.row_bytes;
+  for_each_run(m.type, m.cols, int(r % g), [&](size_t go, size_t ro, auto n) { std::memcpy(dst + ro, group + go, n); });
 }
 
 void dequantize_matrix_row(const Matrix& m, int64_t r, float* dst) {

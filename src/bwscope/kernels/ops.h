@@ -19,11 +19,14 @@ struct Matrix {
   int64_t cols = 0;
   size_t row_bytes = 0;
   const uint8_t* data = nullptr;
-  // Rows stored in groups of 8, interleaved block by block (Q8_0 and Q4_0, rows % 8 == 0):
-  // for group g and block b, at data + (g·nb + b)·8·block_bytes, the 8 rows' f16 scales, then
-  // their quant bytes as 32-byte vectors each holding 4 consecutive bytes of every row. A
-  // vector's lanes are rows, so a kernel needs no horizontal sums and reads one stream. The
-  // same bytes in all as the row layout; see interleave_rows8.
+  // Rows stored in groups, interleaved so that a vector's lanes are rows: a kernel needs no
+  // horizontal sums and reads each group as one sequential stream. The same bytes in all as
+  // the row layout (see kernels/layout.cpp):
+  //  - Q8_0 and Q4_0, groups of 8 rows, block by block: for group g and block b, at
+  //    data + (g·nb + b)·8·block_bytes, the 8 rows' f16 scales, then their quant bytes as
+  //    32-byte vectors each holding 4 consecutive bytes of every row;
+  //  - F32, F16 and BF16, groups of 16 rows, column by column: element c of row 16g + i at
+  //    index 16·c + i of the group, which starts at data + g·16·row_bytes.
   bool interleaved = false;
 
   size_t n_bytes() const { return size_t(rows) * row_bytes; }
@@ -87,10 +90,13 @@ void dequantize_row(DType type, const uint8_t* src, float* dst, int64_t n);
 // (a least-squares search for each sub-block's scale) and Q8_K (d = amax / 127).
 void quantize_row(DType type, const float* src, uint8_t* dst, int64_t n);
 
-// The interleaved layout (see Matrix::interleaved): whether `m` can take it, a copy of its
-// bytes in it (n_bytes() at dst), and row r of either layout as the row layout stores it.
+// The interleaved layouts (see Matrix::interleaved): rows per group of type `type` (8 for
+// Q8_0/Q4_0, 16 for F32/F16/BF16, 0 for a type without one), whether `m` can take its layout,
+// a copy of its bytes in it (n_bytes() at dst), and row r of either layout as the row layout
+// stores it.
+int interleave_group_rows(DType type);
 bool can_interleave(const Matrix& m);
-void interleave_rows8(const Matrix& m, uint8_t* dst);
+void interleave_rows(const Matrix& m, uint8_t* dst);
 void read_row(const Matrix& m, int64_t r, uint8_t* dst);
 // Row r of either layout as floats.
 void dequantize_matrix_row(const Matrix& m, int64_t r, float* dst);

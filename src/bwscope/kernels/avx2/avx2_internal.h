@@ -23,6 +23,9 @@ void float_gemm(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t 
                 int64_t row0, int64_t row1);
 void matmul_quant(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y, int64_t ldy,
                   int64_t row0, int64_t row1);
+// F32/F16/BF16 weights in the interleaved layout (Matrix::interleaved), few tokens.
+void matmul_float_interleaved(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y,
+                              int64_t ldy, int64_t row0, int64_t row1);
 // Q8_0/Q4_0 weights in the interleaved layout (Matrix::interleaved).
 void matmul_quant_interleaved(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y,
                               int64_t ldy, int64_t row0, int64_t row1);

@@ -53,10 +53,50 @@ __m256 load_cols(const uint8_t* row, int64_t k, int64_t n) {
   }
 }
 
+// pack_group from the interleaved layout (Matrix::interleaved): a column of rows 8h..8h+7 of
+// a group is already a vector. Rows not starting at a multiple of 8 (ranges the engine never
+// asks for) are gathered one element at a time.
+template <DType W>
+void pack_interleaved(const Matrix& w, int64_t r0, int64_t nv, int64_t k0, int64_t n, uint8_t* out, size_t step) {
+  constexpr size_t kSize = W == DType::F32 ? 4 : 2;
+  const uint8_t* group = w.data + size_t(r0 / 16) * 16 * w.row_bytes;
+  if (r0 % 8 == 0) {  // the group holds rows r0 .. r0 + 7 whole (rows % 16 == 0)
+    const __m256 keep = _mm256_castsi256_ps(first_lanes8(nv));
+    for (int64_t c = 0; c < n; ++c) {
+      const uint8_t* p = group + (size_t(k0 + c) * 16 + size_t(r0 % 16)) * kSize;
+      __m256 v;
+      if constexpr (W == DType::F32) v = _mm256_loadu_ps(reinterpret_cast<const float*>(p));
+      else if constexpr (W == DType::F16) v = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+      else v = widen_bf16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+      _mm256_store_ps(reinterpret_cast<float*>(out + c * step), _mm256_and_ps(v, keep));
+    }
+    return;
+  }
+  for (int64_t c = 0; c < n; ++c) {
+    alignas(32) float v[8] = {};
+    for (int64_t i = 0; i < nv && i < 8; ++i) {
+      const int64_t row = r0 + i;
+      const uint8_t* p = w.data + size_t(row / 16) * 16 * w.row_bytes + (size_t(k0 + c) * 16 + size_t(row % 16)) * kSize;
+      if constexpr (W == DType::F32) std::memcpy(&v[i], p, 4);
+      else if constexpr (W == DType::F16) v[i] = half_to_float(load_u16(p));
+      else {
+        const uint32_t bits = uint32_t(load_u16(p)) << 16;
+        std::memcpy(&v[i], &bits, 4);
+      }
+    }
+    std::memcpy(out + c * step, v, sizeof v);
+  }
+}
+
 // Packs rows [r0, r0 + nv) of w (nv <= 8), columns [k0, k0 + n), as 8-float vectors every
 // `step` bytes. Missing rows and columns are 0.
 template <DType W>
 void pack_group(const Matrix& w, int64_t r0, int64_t nv, int64_t k0, int64_t n, uint8_t* out, size_t step) {
+  if (w.interleaved) {
+    if (nv > 0) return pack_interleaved<W>(w, r0, nv, k0, n, out, step);
+    for (int64_t c = 0; c < n; ++c) _mm256_store_ps(reinterpret_cast<float*>(out + c * step), _mm256_setzero_ps());
+    return;
+  }
   for (int64_t c = 0; c < n; c += 8) {
     __m256 r[8];
     for (int i = 0; i < 8; ++i)

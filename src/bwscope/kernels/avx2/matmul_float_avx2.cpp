@@ -1,7 +1,8 @@
 // Float-weight matrix products (F32, F16, BF16 widened to f32) × F32 activations on AVX2.
 // A tile of R rows × T tokens keeps R·T vector accumulators (16 ymm registers: 4×1 for
 // decode, 2×3 for several tokens) and reduces them once at the end. From kPackedMinTokens
-// tokens on (prefill), the packed kernel in gemm_float_avx2.cpp takes over.
+// tokens on (prefill), the packed kernel in gemm_float_avx2.cpp takes over. These tiles serve
+// the row layout; the interleaved one has its own kernel (matmul_float_interleaved_avx2.cpp).
 #include "bwscope/kernels/avx2/avx2_internal.h"
 
 namespace bwscope::kernels::avx2 {
@@ -95,6 +96,7 @@ void run(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, 
 void matmul_float(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y, int64_t ldy,
                   int64_t row0, int64_t row1) {
   if (n_tok >= kPackedMinTokens) return float_gemm(w, act, act_stride, n_tok, y, ldy, row0, row1);
+  if (w.interleaved) return matmul_float_interleaved(w, act, act_stride, n_tok, y, ldy, row0, row1);
   switch (w.type) {
     case DType::F32:
       return run<F32Weights>(w, act, act_stride, n_tok, y, ldy, row0, row1);

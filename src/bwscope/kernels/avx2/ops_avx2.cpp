@@ -176,7 +176,10 @@ void store_kv(const float* x, int64_t n, DType kv_type, uint8_t* dst) {
   }
 }
 
-bool prefers_interleaved(DType w) { return w == DType::Q8_0 || w == DType::Q4_0; }
+// Every type with an interleaved layout. Float weights (1B F16, AVX2 code on a Sapphire Rapids
+// VM, 2026-12-03, 5 interleaved rounds): decode 7.67 -> 9.26 tokens/s median, 5 of 5 rounds;
+// 4 sequences at once 13-16 -> 24-31 tokens/s; pp512 the same within noise.
+bool prefers_interleaved(DType w) { return interleave_group_rows(w) > 0; }
 
 bool cpu_has_avx2() {
   __builtin_cpu_init();

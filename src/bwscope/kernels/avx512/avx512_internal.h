@@ -31,6 +31,9 @@ void float_gemm(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t 
                 int64_t row0, int64_t row1);
 void quant_gemm(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y, int64_t ldy,
                 int64_t row0, int64_t row1);
+// F32/F16/BF16 weights in the interleaved layout (Matrix::interleaved), up to 7 tokens.
+void matmul_float_interleaved(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y,
+                              int64_t ldy, int64_t row0, int64_t row1);
 // Q8_0/Q4_0 weights in the interleaved layout (Matrix::interleaved), any number of tokens.
 void matmul_quant_interleaved(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y,
                               int64_t ldy, int64_t row0, int64_t row1);

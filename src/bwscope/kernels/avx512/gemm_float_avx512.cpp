@@ -1,6 +1,6 @@
 // Float-weight matrix products for many tokens (prefill) on AVX-512.
 //
-// Panels of 32 rows × kChunk columns are repacked (per thread, reused for every token) so a
+// Panels of 32 rows × kChunk columns are repacked (from either layout) (per thread, reused for every token) so a
 // 64-byte vector holds one column of 16 rows, as f32 whatever the weight type (F16 and BF16
 // converted once here, not once per token). A tile of 32 rows × kToks tokens then keeps
 // 2·kToks accumulators whose lanes are rows: each step loads 2 weight vectors and broadcasts
@@ -71,6 +71,44 @@ void pack_group(const uint8_t* base, size_t rb, int nv, int64_t k0, int64_t n, u
   }
 }
 
+// 16 weights of one column of the interleaved layout (16 rows, the first `m` kept), as f32.
+template <DType W>
+__m512 load_column(const uint8_t* p, __mmask16 m) {
+  if constexpr (W == DType::F32) return _mm512_maskz_loadu_ps(m, p);
+  else if constexpr (W == DType::F16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+  else return bf16_to_f32(_mm256_maskz_loadu_epi16(m, p));
+}
+
+// The same panel as pack_group, from the interleaved layout (Matrix::interleaved): rows
+// [r, r + nv), columns [k0, k0 + n). A group's column is already a vector of its 16 rows;
+// rows not starting a group (ranges that do not, which the engine never asks for) are
+// gathered one element at a time.
+template <DType W>
+void pack_interleaved(const Matrix& w, int64_t r, int nv, int64_t k0, int64_t n, uint8_t* out, size_t step) {
+  constexpr size_t kSize = W == DType::F32 ? 4 : 2;
+  if (r % 16 == 0) {
+    const uint8_t* group = w.data + size_t(r) * w.row_bytes;
+    const __mmask16 m = first_lanes16(nv);
+    for (int64_t c = 0; c < n; ++c)
+      _mm512_store_ps(reinterpret_cast<float*>(out + c * step), load_column<W>(group + size_t(k0 + c) * 16 * kSize, m));
+    return;
+  }
+  for (int64_t c = 0; c < n; ++c) {
+    alignas(64) float v[16] = {};
+    for (int i = 0; i < nv; ++i) {
+      const int64_t row = r + i;
+      const uint8_t* p = w.data + size_t(row / 16) * 16 * w.row_bytes + (size_t(k0 + c) * 16 + size_t(row % 16)) * kSize;
+      if constexpr (W == DType::F32) std::memcpy(&v[i], p, 4);
+      else if constexpr (W == DType::F16) v[i] = half_to_float(load_u16(p));
+      else {
+        const uint32_t bits = uint32_t(load_u16(p)) << 16;
+        std::memcpy(&v[i], &bits, 4);
+      }
+    }
+    std::memcpy(out + c * step, v, sizeof v);
+  }
+}
+
 // y[t·ldy + i] (+)= Σ_k panel[k][i] · x_t[k] for rows i < nr, tokens t < T, over one chunk
 // of `n` columns.
 template <int T>
@@ -136,7 +174,8 @@ void run(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, 
       for (int g = 0; g < 2; ++g) {
         const int nv = int(min64(16, nr - 16 * g));
         if (nv <= 0) break;
-        pack_group<W>(w.data + (r + 16 * g) * w.row_bytes, w.row_bytes, nv, k0, n, panel + 64 * g, 128);
+        if (w.interleaved) pack_interleaved<W>(w, r + 16 * g, nv, k0, n, panel + 64 * g, 128);
+        else pack_group<W>(w.data + (r + 16 * g) * w.row_bytes, w.row_bytes, nv, k0, n, panel + 64 * g, 128);
       }
       for (int64_t t = 0; t < n_tok; t += kToks) {
         const int64_t nt = min64(kToks, n_tok - t);

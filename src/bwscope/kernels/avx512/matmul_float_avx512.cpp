@@ -2,6 +2,8 @@
 // keeps R·T vector accumulators of partial dot products over the columns and reduces them
 // once at the end: each weight vector loaded is reused for T tokens, each activation vector
 // for R rows. Decode (one token) runs 4 rows at once, so 4 weight streams are in flight.
+// These tiles serve the row layout (weights computed on the file mapping); the interleaved
+// layout has its own decode kernel (matmul_float_interleaved_avx512.cpp).
 #include "bwscope/kernels/avx512/avx512_internal.h"
 
 namespace bwscope::kernels::avx512 {
@@ -129,6 +131,7 @@ void run(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, 
 void matmul_float(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y, int64_t ldy,
                   int64_t row0, int64_t row1) {
   if (n_tok >= kPackedMinTokens) return float_gemm(w, act, act_stride, n_tok, y, ldy, row0, row1);
+  if (w.interleaved) return matmul_float_interleaved(w, act, act_stride, n_tok, y, ldy, row0, row1);
   switch (w.type) {
     case DType::F32:
       return run<F32Weights>(w, act, act_stride, n_tok, y, ldy, row0, row1);

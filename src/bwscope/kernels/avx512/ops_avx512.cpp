@@ -209,7 +209,10 @@ void store_kv(const float* x, int64_t n, DType kv_type, uint8_t* dst) {
   }
 }
 
-bool prefers_interleaved(DType w) { return w == DType::Q8_0 || w == DType::Q4_0; }
+// Every type with an interleaved layout. Float weights (1B, Sapphire Rapids VM, 2026-12-03, 8
+// interleaved rounds): decode F16 6.8 -> 8.3 tokens/s median (6 of 8 rounds), BF16 7.7 -> 8.6
+// (7 of 8); 4 sequences at once 14-24 -> 30-36; pp512 the same within noise.
+bool prefers_interleaved(DType w) { return interleave_group_rows(w) > 0; }
 
 bool cpu_has_avx512() {
   __builtin_cpu_init();
