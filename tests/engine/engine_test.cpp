@@ -139,7 +139,7 @@ TEST_F(EngineTest, GreedyGenerationFollowsTheArgmaxOfRecomputedLogits) {
 TEST_F(EngineTest, InterleavedWeightsGiveTheLogitsOfTheFileLayout) {
   kernels::Ops interleave_all = kernels::scalar_ops();
   interleave_all.prefers_interleaved = [](DType) { return true; };
-  for (DType type : {DType::Q8_0, DType::Q4_0, DType::F16, DType::BF16}) {
+  for (DType type : {DType::Q8_0, DType::Q4_0, DType::F32, DType::F16, DType::BF16}) {
     const std::string path = test_support::write_tiny_model(dir_, type);
     const LlamaModel file = load_llama(path);
     LlamaModel inter = load_llama(path);

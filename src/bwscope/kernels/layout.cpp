@@ -81,6 +81,17 @@ void read_row(const Matrix& m, int64_t r, uint8_t* dst) {
   for_each_run(m.type, m.cols, int(r % g), [&](size_t go, size_t ro, auto n) { std::memcpy(dst + ro, group + go, n); });
 }
 
+void read_column(const Matrix& m, int64_t r0, int n, int64_t c, float* dst) {
+  if (!is_float(m.type)) fail("read_column: {} is not a float type", dtype_name(m.type));
+  const size_t es = dtype_info(m.type).block_bytes;
+  for (int i = 0; i < n; ++i) {
+    const int64_t r = r0 + i;
+    const uint8_t* p = m.interleaved ? m.data + size_t(r / 16) * 16 * m.row_bytes + (16 * size_t(c) + size_t(r % 16)) * es
+                                     : m.data + size_t(r) * m.row_bytes + size_t(c) * es;
+    dequantize_row(m.type, p, dst + i, 1);
+  }
+}
+
 void dequantize_matrix_row(const Matrix& m, int64_t r, float* dst) {
   if (!m.interleaved) return dequantize_row(m.type, m.data + size_t(r) * m.row_bytes, dst, m.cols);
   std::vector<uint8_t> row(m.row_bytes);

@@ -98,6 +98,9 @@ int interleave_group_rows(DType type);
 bool can_interleave(const Matrix& m);
 void interleave_rows(const Matrix& m, uint8_t* dst);
 void read_row(const Matrix& m, int64_t r, uint8_t* dst);
+// Elements c of rows [r0, r0 + n) of a float matrix in either layout, as f32 (the slow path
+// of the packed kernels for row ranges that do not start on a group).
+void read_column(const Matrix& m, int64_t r0, int n, int64_t c, float* dst);
 // Row r of either layout as floats.
 void dequantize_matrix_row(const Matrix& m, int64_t r, float* dst);
 

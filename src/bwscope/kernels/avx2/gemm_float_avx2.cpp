@@ -72,19 +72,11 @@ void pack_interleaved(const Matrix& w, int64_t r0, int64_t nv, int64_t k0, int64
     }
     return;
   }
+  const int rows = int(nv < 8 ? nv : 8);
   for (int64_t c = 0; c < n; ++c) {
-    alignas(32) float v[8] = {};
-    for (int64_t i = 0; i < nv && i < 8; ++i) {
-      const int64_t row = r0 + i;
-      const uint8_t* p = w.data + size_t(row / 16) * 16 * w.row_bytes + (size_t(k0 + c) * 16 + size_t(row % 16)) * kSize;
-      if constexpr (W == DType::F32) std::memcpy(&v[i], p, 4);
-      else if constexpr (W == DType::F16) v[i] = half_to_float(load_u16(p));
-      else {
-        const uint32_t bits = uint32_t(load_u16(p)) << 16;
-        std::memcpy(&v[i], &bits, 4);
-      }
-    }
-    std::memcpy(out + c * step, v, sizeof v);
+    float* col = reinterpret_cast<float*>(out + c * step);
+    read_column(w, r0, rows, k0 + c, col);
+    for (int i = rows; i < 8; ++i) col[i] = 0.0f;
   }
 }
 

@@ -27,14 +27,19 @@ __m256 load_half(const uint8_t* p) {
 template <DType W, int T, int P>
 void pass(const uint8_t* g, size_t gstride, int64_t cols, const float* const* x, float* out, int64_t ldo) {
   constexpr size_t kHalf = 8 * (W == DType::F32 ? 4 : 2), kCol = 2 * kHalf;  // bytes
+  // The loops over groups and tokens are unrolled by pragma: left to GCC's later full
+  // unrolling, the accumulators stay in memory (as in gemm_float_avx2.cpp).
   __m256 acc[P][T][2];
+#pragma GCC unroll 4
   for (int p = 0; p < P; ++p)
+#pragma GCC unroll 8
     for (int t = 0; t < T; ++t) acc[p][t][0] = acc[p][t][1] = _mm256_setzero_ps();
   for (int64_t c = 0; c < cols; ++c) {
+    const bool prefetch = kCol == 64 || c % 2 == 0;  // once per line
 #pragma GCC unroll 4
     for (int p = 0; p < P; ++p) {
       const uint8_t* q = g + p * gstride + size_t(c) * kCol;
-      if (kCol == 64 || c % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(q + kPrefetch), _MM_HINT_T0);  // a line
+      if (prefetch) _mm_prefetch(reinterpret_cast<const char*>(q + kPrefetch), _MM_HINT_T0);
       const __m256 w0 = load_half<W>(q), w1 = load_half<W>(q + kHalf);
 #pragma GCC unroll 8
       for (int t = 0; t < T; ++t) {
@@ -44,7 +49,9 @@ void pass(const uint8_t* g, size_t gstride, int64_t cols, const float* const* x,
       }
     }
   }
+#pragma GCC unroll 4
   for (int p = 0; p < P; ++p)
+#pragma GCC unroll 8
     for (int t = 0; t < T; ++t) {
       _mm256_storeu_ps(out + t * ldo + kRows * p, acc[p][t][0]);
       _mm256_storeu_ps(out + t * ldo + kRows * p + 8, acc[p][t][1]);

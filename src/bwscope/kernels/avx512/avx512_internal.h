@@ -69,6 +69,9 @@ inline void prefetch_bytes(const uint8_t* p, int n) {
   for (int i = 0; i < n; i += 64) _mm_prefetch(reinterpret_cast<const char*>(p) + i, _MM_HINT_T0);
 }
 
+// 16 bf16 -> 16 f32 (exact: the bf16 bits are the top half of the f32 bits).
+inline __m512 bf16_to_f32(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+
 // Mask of the first n (0..16) lanes.
 inline __mmask16 first_lanes16(int64_t n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1); }
 inline __mmask32 first_lanes32(int64_t n) { return n >= 32 ? __mmask32(0xffffffffu) : __mmask32((1u << n) - 1); }

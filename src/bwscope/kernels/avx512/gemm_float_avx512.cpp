@@ -21,9 +21,6 @@ constexpr int kPanelRows = 32;
 constexpr int64_t kChunk = 512;  // columns per packed chunk
 constexpr int kToks = 12;
 
-// 16 bf16 -> 16 f32: the bf16 bits are the top half of the f32 bits.
-__m512 bf16_to_f32(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
-
 // Transposes 16 vectors of 16 32-bit elements in place (r[i][j] -> r[j][i]).
 void transpose16(__m512 r[16]) {
   __m512 t[16], u[16];
@@ -94,18 +91,9 @@ void pack_interleaved(const Matrix& w, int64_t r, int nv, int64_t k0, int64_t n,
     return;
   }
   for (int64_t c = 0; c < n; ++c) {
-    alignas(64) float v[16] = {};
-    for (int i = 0; i < nv; ++i) {
-      const int64_t row = r + i;
-      const uint8_t* p = w.data + size_t(row / 16) * 16 * w.row_bytes + (size_t(k0 + c) * 16 + size_t(row % 16)) * kSize;
-      if constexpr (W == DType::F32) std::memcpy(&v[i], p, 4);
-      else if constexpr (W == DType::F16) v[i] = half_to_float(load_u16(p));
-      else {
-        const uint32_t bits = uint32_t(load_u16(p)) << 16;
-        std::memcpy(&v[i], &bits, 4);
-      }
-    }
-    std::memcpy(out + c * step, v, sizeof v);
+    float* col = reinterpret_cast<float*>(out + c * step);
+    read_column(w, r, nv, k0 + c, col);
+    for (int i = nv; i < 16; ++i) col[i] = 0.0f;
   }
 }
 

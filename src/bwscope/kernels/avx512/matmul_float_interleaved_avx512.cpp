@@ -16,7 +16,7 @@ namespace bwscope::kernels::avx512 {
 namespace {
 
 constexpr int kRows = 16;    // rows of a group
-constexpr int kMaxToks = 7;  // tokens per pass (matmul_float sends more to the packed kernel)
+constexpr int kMaxToks = 7;  // tokens per pass (more go to the packed kernel)
 // Software prefetch distance per stream: a group is 64-128 KiB at the model's widths, but
 // several are read at once and the hardware prefetcher alone keeps too few lines in flight
 // (two-thread probe, 8192 columns: no prefetch 20.5, 1-4 KiB ahead 23.5-24.3 GB/s).
@@ -27,7 +27,7 @@ template <DType W>
 __m512 load_column(const uint8_t* p) {
   if constexpr (W == DType::F32) return _mm512_loadu_ps(p);
   else if constexpr (W == DType::F16) return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-  else return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
+  else return bf16_to_f32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
 // out[t·ldo + 16p + i] = row i of group p · token t, for P groups (group p at g + p·gstride)
@@ -36,7 +36,9 @@ template <DType W, int T, int P>
 void pass(const uint8_t* g, size_t gstride, int64_t cols, const float* const* x, float* out, int64_t ldo) {
   constexpr size_t kCol = kRows * (W == DType::F32 ? 4 : 2);  // bytes of one column
   __m512 acc[P][T][2];
+#pragma GCC unroll 4
   for (int p = 0; p < P; ++p)
+#pragma GCC unroll 8
     for (int t = 0; t < T; ++t) acc[p][t][0] = acc[p][t][1] = _mm512_setzero_ps();
   int64_t c = 0;
   for (; c + 4 <= cols; c += 4) {
@@ -47,6 +49,7 @@ void pass(const uint8_t* g, size_t gstride, int64_t cols, const float* const* x,
 #pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
         const __m512 w = load_column<W>(q + k * kCol);
+#pragma GCC unroll 8
         for (int t = 0; t < T; ++t) acc[p][t][k % 2] = _mm512_fmadd_ps(w, _mm512_set1_ps(x[t][c + k]), acc[p][t][k % 2]);
       }
     }
@@ -56,7 +59,9 @@ void pass(const uint8_t* g, size_t gstride, int64_t cols, const float* const* x,
       const __m512 w = load_column<W>(g + p * gstride + size_t(c) * kCol);
       for (int t = 0; t < T; ++t) acc[p][t][0] = _mm512_fmadd_ps(w, _mm512_set1_ps(x[t][c]), acc[p][t][0]);
     }
+#pragma GCC unroll 4
   for (int p = 0; p < P; ++p)
+#pragma GCC unroll 8
     for (int t = 0; t < T; ++t) _mm512_storeu_ps(out + t * ldo + kRows * p, _mm512_add_ps(acc[p][t][0], acc[p][t][1]));
 }
 
@@ -69,14 +74,7 @@ int groups_for(int64_t nt) { return nt <= 2 ? 4 : nt <= 4 ? 2 : 1; }
 template <DType W>
 PassFn pick(int64_t nt, int groups) {
   if (groups == 4) return nt == 1 ? &pass<W, 1, 4> : &pass<W, 2, 4>;
-  if (groups == 2) {
-    switch (nt) {
-      case 1: return &pass<W, 1, 2>;
-      case 2: return &pass<W, 2, 2>;
-      case 3: return &pass<W, 3, 2>;
-      default: return &pass<W, 4, 2>;
-    }
-  }
+  if (groups == 2) return nt == 3 ? &pass<W, 3, 2> : &pass<W, 4, 2>;
   switch (nt) {
     case 1: return &pass<W, 1, 1>;
     case 2: return &pass<W, 2, 1>;
@@ -115,6 +113,7 @@ void run(const Matrix& w, const float* const* x, int64_t n_tok, float* y, int64_
 
 void matmul_float_interleaved(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, float* y,
                               int64_t ldy, int64_t row0, int64_t row1) {
+  if (n_tok > kMaxToks) return float_gemm(w, act, act_stride, n_tok, y, ldy, row0, row1);
   const float* x[kMaxToks];
   if (w.type == DType::BF16) {  // BF16 activations (act_type), widened once per call
     const size_t stride = size_t(w.cols + 15) / 16 * 16;
@@ -123,8 +122,7 @@ void matmul_float_interleaved(const Matrix& w, const uint8_t* act, size_t act_st
       const uint8_t* src = act + t * act_stride;
       for (int64_t i = 0; i < w.cols; i += 16) {
         const __mmask16 m = first_lanes16(w.cols - i);
-        const __m512i h = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, src + 2 * i));
-        _mm512_mask_storeu_ps(wide + t * stride + i, m, _mm512_castsi512_ps(_mm512_slli_epi32(h, 16)));
+        _mm512_mask_storeu_ps(wide + t * stride + i, m, bf16_to_f32(_mm256_maskz_loadu_epi16(m, src + 2 * i)));
       }
       x[t] = wide + t * stride;
     }
