@@ -58,16 +58,11 @@ __m256 load_cols(const uint8_t* row, int64_t k, int64_t n) {
 // asks for) are gathered one element at a time.
 template <DType W>
 void pack_interleaved(const Matrix& w, int64_t r0, int64_t nv, int64_t k0, int64_t n, uint8_t* out, size_t step) {
-  constexpr size_t kSize = W == DType::F32 ? 4 : 2;
-  const uint8_t* group = w.data + size_t(r0 / 16) * 16 * w.row_bytes;
   if (r0 % 8 == 0) {  // the group holds rows r0 .. r0 + 7 whole (rows % 16 == 0)
+    const uint8_t* group = w.data + size_t(r0 / 16) * 16 * w.row_bytes;
     const __m256 keep = _mm256_castsi256_ps(first_lanes8(nv));
-    for (int64_t c = 0; c < n; ++c) {
-      const uint8_t* p = group + (size_t(k0 + c) * 16 + size_t(r0 % 16)) * kSize;
-      __m256 v;
-      if constexpr (W == DType::F32) v = _mm256_loadu_ps(reinterpret_cast<const float*>(p));
-      else if constexpr (W == DType::F16) v = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-      else v = widen_bf16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    for (int64_t c = 0; c < n; ++c) {  // the 8 rows of column k0 + c: elements 16(k0 + c) + r0 % 16 ...
+      const __m256 v = load_cols<W>(group, 16 * (k0 + c) + r0 % 16, 8);
       _mm256_store_ps(reinterpret_cast<float*>(out + c * step), _mm256_and_ps(v, keep));
     }
     return;
