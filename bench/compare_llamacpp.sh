@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # bwscope's engine against llama.cpp on the same files and cores, interleaved (A B A B ...),
-# bracketed by read-bandwidth probes; prints a table of medians and ratios.
+# each bwscope run bracketed by read-bandwidth probes; prints a table of medians and ratios.
+# The decode's share of readbw is taken per round against the lower of the two probes right
+# before and right after that round's bwscope run (the host's bandwidth drifts within minutes),
+# and its median over the rounds is printed.
 #
 #   bench/compare_llamacpp.sh [TYPES] [PRESET] [ROUNDS]
 #     TYPES   comma list of weight types (default q4_0,q8_0,bf16,f16; also q4_k_m, q5_k_m,
@@ -31,15 +34,20 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR
 
 bw_before=$("$peers/readbw" "$threads")
 printf "%-8s %-6s %10s %10s %8s   %s\n" type phase bwscope llama.cpp ratio "(tokens/s, medians of $rounds interleaved rounds, $threads threads, $preset)"
-declare -A rows
+declare -A rows shares probes
 for t in ${types//,/ }; do
   model=$models/$preset-$t-bench.gguf
   [ -f "$model" ] || "$bw" synth --preset "$preset" --type "$t" --out "$model" --tokenizer none >/dev/null
-  bpp=""; btg=""; lpp=""; ltg=""; bgbs=""
+  bpp=""; btg=""; lpp=""; ltg=""; bgbs=""; share=""; lows=""
   for ((r = 0; r < rounds; r++)); do
+    before=$(locked "$peers/readbw" "$threads")
     out=$(locked "$bw" bench "$model" -p "$pp" -n "$tg" -t "$threads" -r 1 --json)
+    after=$(locked "$peers/readbw" "$threads")
     bpp+=" $(echo "$out" | json prefill.tokens_per_s)"; btg+=" $(echo "$out" | json decode.tokens_per_s)"
-    bgbs+=" $(echo "$out" | json decode.avg_bandwidth_gbs)"
+    gbs=$(echo "$out" | json decode.avg_bandwidth_gbs)
+    bgbs+=" $gbs"
+    low=$(echo "$before $after" | awk '{print $1 < $2 ? $1 : $2}')
+    lows+=" $low"; share+=" $(echo "$gbs $low" | awk '{print $1/$2}')"
     out=$(locked "$peers/llamacpp" bench "$model" "$threads" "$pp" "$tg" 1)
     lpp+=" $(echo "$out" | json pp.median_tps)"; ltg+=" $(echo "$out" | json tg.median_tps)"
   done
@@ -47,12 +55,12 @@ for t in ${types//,/ }; do
     if [ $phase = pp ]; then b=$(echo $bpp | median); l=$(echo $lpp | median); else b=$(echo $btg | median); l=$(echo $ltg | median); fi
     printf "%-8s %-6s %10.2f %10.2f %8.3f\n" "$t" "$phase$([ $phase = pp ] && echo $pp || echo $tg)" "$b" "$l" "$(echo "$b $l" | awk '{print $1/$2}')"
   done
-  rows[$t]=$(echo $bgbs | median)
+  rows[$t]=$(echo $bgbs | median); shares[$t]=$(echo $share | median); probes[$t]=$(echo $lows | median)
 done
 bw_after=$("$peers/readbw" "$threads")
 echo
 echo "readbw ($threads threads): before $bw_before GB/s, after $bw_after GB/s"
 for t in ${types//,/ }; do
-  printf "bwscope decode %-6s %6.2f GB/s = %.3f of the lower readbw\n" "$t" "${rows[$t]}" \
-    "$(echo "${rows[$t]} $bw_before $bw_after" | awk '{m = $2 < $3 ? $2 : $3; print $1/m}')"
+  printf "bwscope decode %-6s %6.2f GB/s; per round against the lower readbw around it: median %.3f (that readbw: median %.2f GB/s)\n" \
+    "$t" "${rows[$t]}" "${shares[$t]}" "${probes[$t]}"
 done
