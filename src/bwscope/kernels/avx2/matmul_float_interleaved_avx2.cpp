@@ -6,6 +6,7 @@
 // and adds them, times the token's activation broadcast from memory, to accumulators whose
 // lanes are rows. No horizontal sums, and each group is one sequential stream.
 #include "bwscope/kernels/avx2/avx2_internal.h"
+#include "bwscope/kernels/group_walk.h"
 
 namespace bwscope::kernels::avx2 {
 namespace {
@@ -77,25 +78,13 @@ PassFn pick(int64_t nt, int groups) {
 // Tokens [0, nt) (nt <= kMaxToks) against rows [row0, row1).
 template <DType W>
 void run(const Matrix& w, const float* const* x, int64_t nt, float* y, int64_t ldy, int64_t row0, int64_t row1) {
-  const size_t group_bytes = kRows * w.row_bytes;
   const int groups = nt == 1 ? 4 : nt == 2 ? 2 : 1;  // streams per pass, within 16 registers
+  const GroupWalk walk{kRows, kRows * w.row_bytes, groups, 1, kRows};
   const PassFn many = pick<W>(nt, groups), one = pick<W>(nt, 1);
-  for (int64_t g0 = row0 / kRows * kRows; g0 < row1;) {
-    const uint8_t* wg = w.data + size_t(g0 / kRows) * group_bytes;
-    if (g0 >= row0 && g0 + groups * kRows <= row1) {
-      many(wg, group_bytes, w.cols, x, y + g0, ldy);
-      g0 += groups * kRows;
-    } else if (g0 >= row0 && g0 + kRows <= row1) {
-      one(wg, group_bytes, w.cols, x, y + g0, ldy);
-      g0 += kRows;
-    } else {  // a group partly in [row0, row1), through a small buffer
-      float part[kMaxToks * kRows];
-      one(wg, group_bytes, w.cols, x, part, kRows);
-      for (int64_t t = 0; t < nt; ++t)
-        for (int64_t i = g0 > row0 ? g0 : row0; i < min64(row1, g0 + kRows); ++i) y[t * ldy + i] = part[t * kRows + i - g0];
-      g0 += kRows;
-    }
-  }
+  const auto pass = [&](PassFn fn) {
+    return [&, fn](const uint8_t* g, float* out, int64_t ldo) { fn(g, walk.group_bytes, w.cols, x, out, ldo); };
+  };
+  walk_groups(walk, w.data, nt, y, ldy, row0, row1, pass(many), pass(one), pass(one));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 // probe of both float layouts (2026-12-03, 8192 columns) this one read 23.5-24.3 GB/s against
 // 21-22.5 (readbw 25.4-26.3).
 #include "bwscope/kernels/avx512/avx512_internal.h"
+#include "bwscope/kernels/group_walk.h"
 
 namespace bwscope::kernels::avx512 {
 namespace {
@@ -88,25 +89,12 @@ PassFn pick(int64_t nt, int groups) {
 
 template <DType W>
 void run(const Matrix& w, const float* const* x, int64_t n_tok, float* y, int64_t ldy, int64_t row0, int64_t row1) {
-  const size_t group_bytes = kRows * w.row_bytes;
-  const int groups = groups_for(n_tok);
-  const PassFn many = pick<W>(n_tok, groups), one = pick<W>(n_tok, 1);
-  for (int64_t g0 = row0 / kRows * kRows; g0 < row1;) {
-    const uint8_t* wg = w.data + size_t(g0 / kRows) * group_bytes;
-    if (g0 >= row0 && g0 + groups * kRows <= row1) {
-      many(wg, group_bytes, w.cols, x, y + g0, ldy);
-      g0 += groups * kRows;
-    } else if (g0 >= row0 && g0 + kRows <= row1) {
-      one(wg, group_bytes, w.cols, x, y + g0, ldy);
-      g0 += kRows;
-    } else {  // a group partly in [row0, row1), through a small buffer
-      float part[kMaxToks * kRows];
-      one(wg, group_bytes, w.cols, x, part, kRows);
-      for (int64_t t = 0; t < n_tok; ++t)
-        for (int64_t i = g0 > row0 ? g0 : row0; i < min64(row1, g0 + kRows); ++i) y[t * ldy + i] = part[t * kRows + i - g0];
-      g0 += kRows;
-    }
-  }
+  const GroupWalk walk{kRows, kRows * w.row_bytes, groups_for(n_tok), 1, kRows};
+  const PassFn many = pick<W>(n_tok, walk.wide), one = pick<W>(n_tok, 1);
+  const auto pass = [&](PassFn fn) {
+    return [&, fn](const uint8_t* g, float* out, int64_t ldo) { fn(g, walk.group_bytes, w.cols, x, out, ldo); };
+  };
+  walk_groups(walk, w.data, n_tok, y, ldy, row0, row1, pass(many), pass(one), pass(one));
 }
 
 }  // namespace

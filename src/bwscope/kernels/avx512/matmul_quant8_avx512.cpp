@@ -13,6 +13,7 @@
 // starts at -c·Σx of the token's block (prepare_block_sums), so it is exactly Σ w·x; it is then
 // scaled by d_w (a vector over rows) × d_x in float.
 #include "bwscope/kernels/avx512/avx512_internal.h"
+#include "bwscope/kernels/group_walk.h"
 
 namespace bwscope::kernels::avx512 {
 namespace {
@@ -137,23 +138,14 @@ void matmul_quant_interleaved(const Matrix& w, const uint8_t* act, size_t act_st
   }
   const PassFn one = q8 ? pick<true, 1>(n_tok) : pick<false, 1>(n_tok);
   const PassFn two = q8 ? pick<true, 2>(n_tok) : pick<false, 2>(n_tok);
-  for (int64_t g0 = row0 / kRows * kRows; g0 < row1;) {
-    const uint8_t* wa = w.data + size_t(g0 / kRows) * group_bytes;
-    const bool whole = g0 >= row0;
-    if (whole && n_tok <= kQuadTokens && g0 + 4 * kRows <= row1) {  // four whole groups
-      two(wa, group_bytes, nb, tok, y + g0, ldy);
-      g0 += 4 * kRows;
-    } else if (whole && g0 + 2 * kRows <= row1) {  // two
-      one(wa, group_bytes, nb, tok, y + g0, ldy);
-      g0 += 2 * kRows;
-    } else {  // one group, whole or partly in [row0, row1), through a small buffer
-      float part[kMaxToks * 2 * kRows];
-      one(wa, 0, nb, tok, part, 2 * kRows);
-      for (int64_t t = 0; t < n_tok; ++t)
-        for (int64_t i = g0 > row0 ? g0 : row0; i < min64(row1, g0 + kRows); ++i) y[t * ldy + i] = part[t * 2 * kRows + i - g0];
-      g0 += kRows;
-    }
-  }
+  // Passes of four groups (two pairs) for few tokens, else pairs; a group alone (cut by the
+  // range, or the last of an odd count) runs as a pair with itself (group stride 0).
+  const GroupWalk walk{kRows, group_bytes, n_tok <= kQuadTokens ? 4 : 2, 2, 2 * kRows};
+  const auto pass = [&](PassFn fn, size_t gstride) {
+    return [&, fn, gstride](const uint8_t* g, float* out, int64_t ldo) { fn(g, gstride, nb, tok, out, ldo); };
+  };
+  walk_groups(walk, w.data, n_tok, y, ldy, row0, row1, pass(walk.wide == 4 ? two : one, group_bytes),
+              pass(one, group_bytes), pass(one, 0));
 }
 
 }  // namespace bwscope::kernels::avx512

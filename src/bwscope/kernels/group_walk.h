@@ -1,0 +1,52 @@
+// The walk of a decode kernel over rows [row0, row1) of a matrix in the interleaved layout
+// (Matrix::interleaved): which groups each pass covers, and a group cut by the range. Shared by
+// the interleaved kernels of every ISA; it holds no SIMD code, and the passes it calls are the
+// caller's (lambdas, inlined into the caller's file and ISA).
+#pragma once
+
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+
+namespace bwscope::kernels {
+
+struct GroupWalk {
+  int64_t rows = 0;        // rows of a group
+  size_t group_bytes = 0;  // bytes of a group; group g starts at data + g · group_bytes
+  int wide = 1;            // groups of the wide pass, run while whole groups fill it
+  int narrow = 1;          // groups of the narrow pass, run on whole groups left after it
+  int64_t cut_ld = 0;      // floats per token that `cut` writes (at least `rows`)
+};
+
+// Walks rows [row0, row1) of `data`:
+//  - wide(g, out, ldo) and narrow(g, out, ldo) compute walk.wide / walk.narrow whole groups
+//    starting at g, writing token t's result for the pass's row i to out[t · ldo + i];
+//  - cut(g, out, ldo) computes the group at g alone; it runs for a group the range cuts and for
+//    whole groups too few for the narrow pass, into a buffer whose rows in the range are copied
+//    to y.
+// y[t · ldy + r] receives token t's result for row r, for r in [row0, row1) and t < n_tok.
+template <class Wide, class Narrow, class Cut>
+inline void walk_groups(const GroupWalk& walk, const uint8_t* data, int64_t n_tok, float* y, int64_t ldy,
+                        int64_t row0, int64_t row1, Wide&& wide, Narrow&& narrow, Cut&& cut) {
+  constexpr int64_t kBuffer = 128;  // floats: 8 tokens × 16 rows
+  assert(n_tok * walk.cut_ld <= kBuffer && walk.cut_ld >= walk.rows);
+  for (int64_t g0 = row0 / walk.rows * walk.rows; g0 < row1;) {
+    const uint8_t* g = data + size_t(g0 / walk.rows) * walk.group_bytes;
+    if (g0 >= row0 && g0 + walk.wide * walk.rows <= row1) {
+      wide(g, y + g0, ldy);
+      g0 += walk.wide * walk.rows;
+    } else if (g0 >= row0 && g0 + walk.narrow * walk.rows <= row1) {
+      narrow(g, y + g0, ldy);
+      g0 += walk.narrow * walk.rows;
+    } else {
+      float part[kBuffer];
+      cut(g, part, walk.cut_ld);
+      const int64_t r0 = g0 > row0 ? g0 : row0, r1 = g0 + walk.rows < row1 ? g0 + walk.rows : row1;
+      for (int64_t t = 0; t < n_tok; ++t)
+        for (int64_t r = r0; r < r1; ++r) y[t * ldy + r] = part[t * walk.cut_ld + r - g0];
+      g0 += walk.rows;
+    }
+  }
+}
+
+}  // namespace bwscope::kernels
