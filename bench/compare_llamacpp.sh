@@ -47,7 +47,7 @@ for t in ${types//,/ }; do
     gbs=$(echo "$out" | json decode.avg_bandwidth_gbs)
     bgbs+=" $gbs"
     low=$(echo "$before $after" | awk '{print $1 < $2 ? $1 : $2}')
-    lows+=" $low"; share+=" $(echo "$gbs $low" | awk '{print $1/$2}')"
+    lows+=" $low"; share+=" $(echo "$gbs $low" | awk '{printf "%.3f", $1/$2}')"
     out=$(locked "$peers/llamacpp" bench "$model" "$threads" "$pp" "$tg" 1)
     lpp+=" $(echo "$out" | json pp.median_tps)"; ltg+=" $(echo "$out" | json tg.median_tps)"
   done
@@ -55,12 +55,12 @@ for t in ${types//,/ }; do
     if [ $phase = pp ]; then b=$(echo $bpp | median); l=$(echo $lpp | median); else b=$(echo $btg | median); l=$(echo $ltg | median); fi
     printf "%-8s %-6s %10.2f %10.2f %8.3f\n" "$t" "$phase$([ $phase = pp ] && echo $pp || echo $tg)" "$b" "$l" "$(echo "$b $l" | awk '{print $1/$2}')"
   done
-  rows[$t]=$(echo $bgbs | median); shares[$t]=$(echo $share | median); probes[$t]=$(echo $lows | median)
+  rows[$t]=$(echo $bgbs | median); shares[$t]="$(echo $share | median) (rounds:$share)"; probes[$t]=$(echo $lows | median)
 done
 bw_after=$("$peers/readbw" "$threads")
 echo
 echo "readbw ($threads threads): before $bw_before GB/s, after $bw_after GB/s"
 for t in ${types//,/ }; do
-  printf "bwscope decode %-6s %6.2f GB/s; per round against the lower readbw around it: median %.3f (that readbw: median %.2f GB/s)\n" \
+  printf "bwscope decode %-6s %6.2f GB/s; per round against the lower readbw around it: median %s (that readbw: median %.2f GB/s)\n" \
     "$t" "${rows[$t]}" "${shares[$t]}" "${probes[$t]}"
 done
