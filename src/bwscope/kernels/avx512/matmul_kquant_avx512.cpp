@@ -1,6 +1,6 @@
 // Q4_K, Q5_K and Q6_K weights × Q8_K activations on AVX-512 for few tokens (decode): rows
-// streamed straight from the GGUF layout, 4 at a time, one 256-value super-block per step,
-// the next tile's bytes prefetched. Many tokens go to the packed kernel (gemm_kquant_avx512.cpp).
+// streamed straight from the GGUF layout, 4 at a time (one from each quarter of the range),
+// one 256-value super-block per step, the next tile's bytes prefetched. Many tokens go to the packed kernel (gemm_kquant_avx512.cpp).
 //
 // Weights are unpacked to unsigned bytes (Q4_K 0..15, Q5_K 0..31, Q6_K 0..63) in 4 vectors of
 // 64; vpmaddubsw multiplies them by the signed activation bytes into 16-bit pair sums (at most
@@ -150,8 +150,11 @@ inline __m512 dot_block(const Unpacked& u, const uint8_t* xs, __m512 acc) {
   return acc;
 }
 
+// Rows r < R at w + r·rb, results to y[t·ldy + r·ys]; `next` bytes ahead of each row is what
+// the following tile reads of it (prefetched).
 template <DType kType, int R, int T>
-void tile(const uint8_t* w, size_t rb, int64_t nb, const uint8_t* xs, size_t xs_stride, float* y, int64_t ldy) {
+void tile(const uint8_t* w, size_t rb, size_t next, int64_t ys, int64_t nb, const uint8_t* xs, size_t xs_stride,
+          float* y, int64_t ldy) {
   constexpr int kBytes = kType == DType::Q4_K ? 144 : kType == DType::Q5_K ? 176 : 210;
   __m512i idx[4];
   for (int k = 0; k < 4; ++k) idx[k] = _mm512_load_si512(kType == DType::Q6_K ? kK6Scales[k].v : kK4Scales[k].v);
@@ -161,19 +164,19 @@ void tile(const uint8_t* w, size_t rb, int64_t nb, const uint8_t* xs, size_t xs_
   for (int64_t b = 0; b < nb; ++b)
     for (int r = 0; r < R; ++r) {
       const uint8_t* p = w + r * rb + b * kBytes;
-      prefetch_bytes(p + R * rb, kBytes);
+      prefetch_bytes(p + next, kBytes);
       Unpacked u;
       if constexpr (kType == DType::Q6_K) unpack_k6(p, idx, u);
       else unpack_k4<kType>(p, idx, u);
       for (int t = 0; t < T; ++t) acc[r][t] = dot_block<kType>(u, xs + t * xs_stride + b * kActBlock, acc[r][t]);
     }
   for (int t = 0; t < T; ++t)
-    for (int r = 0; r < R; ++r) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
+    for (int r = 0; r < R; ++r) y[t * ldy + r * ys] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
 constexpr int kRows = 4;
 constexpr int64_t kMaxDecodeTokens = 3;  // more tokens than this go to the packed kernel
-using TileFn = void (*)(const uint8_t*, size_t, int64_t, const uint8_t*, size_t, float*, int64_t);
+using TileFn = void (*)(const uint8_t*, size_t, size_t, int64_t, int64_t, const uint8_t*, size_t, float*, int64_t);
 
 template <DType kType, int R>
 TileFn pick_tokens(int64_t nt) {
@@ -233,9 +236,17 @@ void matmul_kquant(const Matrix& w, const uint8_t* act, size_t act_stride, int64
   const size_t xs_stride = size_t(nb) * kActBlock;
   uint8_t* xs = scratch(0, xs_stride * size_t(n_tok));
   for (int64_t t = 0; t < n_tok; ++t) prepare_token(w.type, act + t * act_stride, nb, xs + t * xs_stride);
-  for (int64_t r = row0; r < row1; r += kRows) {
+  // A tile's 4 rows come from the 4 quarters of the range, so that each quarter is read as
+  // one sequential stream and four are in flight (rows of 1-7 KiB read 4 at a time in order
+  // made one stream per thread); the rows left over by the quarters, 4 at a time in order.
+  const int64_t quarter = (row1 - row0) / kRows;
+  const TileFn spread = pick(w.type, kRows, n_tok);
+  for (int64_t i = 0; i < quarter; ++i)
+    spread(w.data + (row0 + i) * w.row_bytes, size_t(quarter) * w.row_bytes, w.row_bytes, quarter, nb, xs, xs_stride,
+           y + row0 + i, ldy);
+  for (int64_t r = row0 + kRows * quarter; r < row1; r += kRows) {
     const int64_t nr = min64(kRows, row1 - r);
-    pick(w.type, nr, n_tok)(w.data + r * w.row_bytes, w.row_bytes, nb, xs, xs_stride, y + r, ldy);
+    pick(w.type, nr, n_tok)(w.data + r * w.row_bytes, w.row_bytes, nr * w.row_bytes, 1, nb, xs, xs_stride, y + r, ldy);
   }
 }
 
