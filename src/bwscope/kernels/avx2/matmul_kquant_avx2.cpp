@@ -1,5 +1,6 @@
 // Q4_K, Q5_K and Q6_K weights × Q8_K activations on AVX2 (no VNNI), rows straight from the
-// GGUF layout, up to 4 rows × 2 tokens per tile (more tokens are taken 2 at a time).
+// GGUF layout, up to 4 rows (from as many stretches of the range) × 2 tokens per tile (more
+// tokens are taken 2 at a time).
 //
 // Weights are unpacked to unsigned bytes in natural order, 32 values (one Q4_K/Q5_K sub-block,
 // two Q6_K ones) per vector; vpmaddubsw multiplies them by the signed activation bytes into
@@ -101,9 +102,10 @@ inline __m256 dot_block(const Unpacked& u, const uint8_t* x, const __m128i sums3
   }
 }
 
+// Rows r < R at w + r·rb, results to y[t·ldy + r·ys].
 template <DType kType, int R, int T>
 void tile(const uint8_t* w, size_t rb, int64_t nb, const uint8_t* const* act, const __m128i* const* sums32, float* y,
-          int64_t ldy) {
+          int64_t ldy, int64_t ys) {
   constexpr int kBytes = kType == DType::Q4_K ? 144 : kType == DType::Q5_K ? 176 : 210;
   __m256 acc[R][T];
   for (int r = 0; r < R; ++r)
@@ -115,10 +117,11 @@ void tile(const uint8_t* w, size_t rb, int64_t nb, const uint8_t* const* act, co
       for (int t = 0; t < T; ++t) acc[r][t] = dot_block<kType>(u, act[t] + b * sizeof(BlockQ8_K), sums32[t][b], acc[r][t]);
     }
   for (int t = 0; t < T; ++t)
-    for (int r = 0; r < R; ++r) y[t * ldy + r] = hsum(acc[r][t]);
+    for (int r = 0; r < R; ++r) y[t * ldy + r * ys] = hsum(acc[r][t]);
 }
 
-using TileFn = void (*)(const uint8_t*, size_t, int64_t, const uint8_t* const*, const __m128i* const*, float*, int64_t);
+using TileFn = void (*)(const uint8_t*, size_t, int64_t, const uint8_t* const*, const __m128i* const*, float*, int64_t,
+                        int64_t);
 
 template <DType kType>
 TileFn pick_type(int64_t nr, int64_t nt) {
@@ -184,16 +187,22 @@ void matmul_kquant(const Matrix& w, const uint8_t* act, size_t act_stride, int64
       for (int j = 0; j < 8; ++j) s32[j] = int16_t(s16[2 * j] + s16[2 * j + 1]);
       std::memcpy(&sums[t * nb + b], s32, 16);
     }
-  const int64_t rows_per_tile = n_tok == 1 ? 4 : 2;
-  for (int64_t r = row0; r < row1; r += rows_per_tile) {
-    const int64_t nr = min64(rows_per_tile, row1 - r);
+  // nr rows from row r, rb bytes and ys outputs apart, against every token.
+  const auto run = [&](int64_t r, int64_t nr, size_t rb, int64_t ys) {
     for (int64_t t = 0; t < n_tok; t += 2) {
       const int64_t nt = min64(2, n_tok - t);
       const uint8_t* acts[2] = {act + t * act_stride, act + (t + nt - 1) * act_stride};
       const __m128i* tok_sums[2] = {sums + t * nb, sums + (t + nt - 1) * nb};
-      pick(w.type, nr, nt)(w.data + r * w.row_bytes, w.row_bytes, nb, acts, tok_sums, y + t * ldy + r, ldy);
+      pick(w.type, nr, nt)(w.data + r * w.row_bytes, rb, nb, acts, tok_sums, y + t * ldy + r, ldy, ys);
     }
-  }
+  };
+  // A tile's rows come from equal stretches of the range, so that each stretch is read as one
+  // sequential stream and several are in flight (rows of 1-7 KiB read a tile at a time in
+  // order made one stream); the rows the stretches leave over, in order.
+  const int64_t rows_per_tile = n_tok == 1 ? 4 : 2, stretch = (row1 - row0) / rows_per_tile;
+  for (int64_t i = 0; i < stretch; ++i) run(row0 + i, rows_per_tile, size_t(stretch) * w.row_bytes, stretch);
+  for (int64_t r = row0 + rows_per_tile * stretch; r < row1; r += rows_per_tile)
+    run(r, min64(rows_per_tile, row1 - r), w.row_bytes, 1);
 }
 
 }  // namespace bwscope::kernels::avx2
