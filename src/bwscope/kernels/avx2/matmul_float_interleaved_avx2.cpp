@@ -6,7 +6,7 @@
 // and adds them, times the token's activation broadcast from memory, to accumulators whose
 // lanes are rows. No horizontal sums, and each group is one sequential stream.
 #include "bwscope/kernels/avx2/avx2_internal.h"
-#include "bwscope/kernels/group_walk.h"
+#include "bwscope/kernels/decode_walk.h"
 
 namespace bwscope::kernels::avx2 {
 namespace {

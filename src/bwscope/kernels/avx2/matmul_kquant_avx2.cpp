@@ -1,6 +1,6 @@
 // Q4_K, Q5_K and Q6_K weights × Q8_K activations on AVX2 (no VNNI), rows straight from the
-// GGUF layout, up to 4 rows (from as many stretches of the range) × 2 tokens per tile (more
-// tokens are taken 2 at a time).
+// GGUF layout, up to 4 rows (from as many stretches of the range, decode_walk.h) × 2 tokens
+// per tile (more tokens are taken 2 at a time).
 //
 // Weights are unpacked to unsigned bytes in natural order, 32 values (one Q4_K/Q5_K sub-block,
 // two Q6_K ones) per vector; vpmaddubsw multiplies them by the signed activation bytes into
@@ -9,6 +9,7 @@
 // Q6_K (q - 32) - 32·Σ sc_i Σx_i.
 #include "bwscope/kernels/avx2/avx2_internal.h"
 #include "bwscope/kernels/avx2/kquant_avx2.h"
+#include "bwscope/kernels/decode_walk.h"
 
 namespace bwscope::kernels::avx2 {
 namespace {
@@ -187,22 +188,15 @@ void matmul_kquant(const Matrix& w, const uint8_t* act, size_t act_stride, int64
       for (int j = 0; j < 8; ++j) s32[j] = int16_t(s16[2 * j] + s16[2 * j + 1]);
       std::memcpy(&sums[t * nb + b], s32, 16);
     }
-  // nr rows from row r, rb bytes and ys outputs apart, against every token.
-  const auto run = [&](int64_t r, int64_t nr, size_t rb, int64_t ys) {
+  walk_row_stretches(row0, row1, n_tok == 1 ? 4 : 2, [&](int64_t r, int64_t nr, int64_t step) {
     for (int64_t t = 0; t < n_tok; t += 2) {
       const int64_t nt = min64(2, n_tok - t);
       const uint8_t* acts[2] = {act + t * act_stride, act + (t + nt - 1) * act_stride};
       const __m128i* tok_sums[2] = {sums + t * nb, sums + (t + nt - 1) * nb};
-      pick(w.type, nr, nt)(w.data + r * w.row_bytes, rb, nb, acts, tok_sums, y + t * ldy + r, ldy, ys);
+      pick(w.type, nr, nt)(w.data + r * w.row_bytes, size_t(step) * w.row_bytes, nb, acts, tok_sums, y + t * ldy + r, ldy,
+                           step);
     }
-  };
-  // A tile's rows come from equal stretches of the range, so that each stretch is read as one
-  // sequential stream and several are in flight (rows of 1-7 KiB read a tile at a time in
-  // order made one stream); the rows the stretches leave over, in order.
-  const int64_t rows_per_tile = n_tok == 1 ? 4 : 2, stretch = (row1 - row0) / rows_per_tile;
-  for (int64_t i = 0; i < stretch; ++i) run(row0 + i, rows_per_tile, size_t(stretch) * w.row_bytes, stretch);
-  for (int64_t r = row0 + rows_per_tile * stretch; r < row1; r += rows_per_tile)
-    run(r, min64(rows_per_tile, row1 - r), w.row_bytes, 1);
+  });
 }
 
 }  // namespace bwscope::kernels::avx2

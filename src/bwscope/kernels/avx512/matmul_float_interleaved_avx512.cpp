@@ -11,7 +11,7 @@
 // probe of both float layouts (2026-12-03, 8192 columns) this one read 23.5-24.3 GB/s against
 // 21-22.5 (readbw 25.4-26.3).
 #include "bwscope/kernels/avx512/avx512_internal.h"
-#include "bwscope/kernels/group_walk.h"
+#include "bwscope/kernels/decode_walk.h"
 
 namespace bwscope::kernels::avx512 {
 namespace {

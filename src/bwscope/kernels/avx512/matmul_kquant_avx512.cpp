@@ -1,6 +1,7 @@
 // Q4_K, Q5_K and Q6_K weights × Q8_K activations on AVX-512 for few tokens (decode): rows
-// streamed straight from the GGUF layout, 4 at a time (one from each quarter of the range),
-// one 256-value super-block per step, the next tile's bytes prefetched. Many tokens go to the packed kernel (gemm_kquant_avx512.cpp).
+// streamed straight from the GGUF layout, 4 at a time (from 4 stretches of the range,
+// decode_walk.h), one 256-value super-block per step, the next tile's bytes prefetched. Many
+// tokens go to the packed kernel (gemm_kquant_avx512.cpp).
 //
 // Weights are unpacked to unsigned bytes (Q4_K 0..15, Q5_K 0..31, Q6_K 0..63) in 4 vectors of
 // 64; vpmaddubsw multiplies them by the signed activation bytes into 16-bit pair sums (at most
@@ -10,6 +11,7 @@
 // Q4_K/Q5_K: - dmin · Σ_j m_j Σx_j; Q6_K (q - 32): - 32 Σ_i sc_i Σx_i.
 #include "bwscope/kernels/avx512/avx512_internal.h"
 #include "bwscope/kernels/avx512/kquant_avx512.h"
+#include "bwscope/kernels/decode_walk.h"
 
 namespace bwscope::kernels::avx512 {
 namespace {
@@ -236,18 +238,13 @@ void matmul_kquant(const Matrix& w, const uint8_t* act, size_t act_stride, int64
   const size_t xs_stride = size_t(nb) * kActBlock;
   uint8_t* xs = scratch(0, xs_stride * size_t(n_tok));
   for (int64_t t = 0; t < n_tok; ++t) prepare_token(w.type, act + t * act_stride, nb, xs + t * xs_stride);
-  // A tile's 4 rows come from the 4 quarters of the range, so that each quarter is read as
-  // one sequential stream and four are in flight (rows of 1-7 KiB read 4 at a time in order
-  // made one stream per thread); the rows left over by the quarters, 4 at a time in order.
-  const int64_t quarter = (row1 - row0) / kRows;
-  const TileFn spread = pick(w.type, kRows, n_tok);
-  for (int64_t i = 0; i < quarter; ++i)
-    spread(w.data + (row0 + i) * w.row_bytes, size_t(quarter) * w.row_bytes, w.row_bytes, quarter, nb, xs, xs_stride,
-           y + row0 + i, ldy);
-  for (int64_t r = row0 + kRows * quarter; r < row1; r += kRows) {
-    const int64_t nr = min64(kRows, row1 - r);
-    pick(w.type, nr, n_tok)(w.data + r * w.row_bytes, w.row_bytes, nr * w.row_bytes, 1, nb, xs, xs_stride, y + r, ldy);
-  }
+  walk_row_stretches(row0, row1, kRows, [&](int64_t r, int64_t nr, int64_t step) {
+    // The next tile reads the row after each of a spread tile's, or the nr rows after an
+    // ordered one.
+    const size_t next = size_t(step == 1 ? nr : 1) * w.row_bytes;
+    pick(w.type, nr, n_tok)(w.data + r * w.row_bytes, size_t(step) * w.row_bytes, next, step, nb, xs, xs_stride, y + r,
+                            ldy);
+  });
 }
 
 }  // namespace bwscope::kernels::avx512

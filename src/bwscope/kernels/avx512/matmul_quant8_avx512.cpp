@@ -13,7 +13,7 @@
 // starts at -c·Σx of the token's block (prepare_block_sums), so it is exactly Σ w·x; it is then
 // scaled by d_w (a vector over rows) × d_x in float.
 #include "bwscope/kernels/avx512/avx512_internal.h"
-#include "bwscope/kernels/group_walk.h"
+#include "bwscope/kernels/decode_walk.h"
 
 namespace bwscope::kernels::avx512 {
 namespace {

@@ -1,9 +1,9 @@
-// The walk of a decode kernel over rows [row0, row1) of a matrix in the interleaved layout
-// (Matrix::interleaved): which groups each pass covers, and a group cut by the range. Shared by
-// the interleaved kernels of every ISA; it holds no SIMD code, and the passes it calls are the
-// caller's (lambdas, inlined into the caller's file and ISA).
+// How decode kernels walk the rows [row0, row1) a thread computes: which rows each pass or
+// tile takes. Shared by the kernels of every ISA; it holds no SIMD code, and the passes it
+// calls are the caller's (lambdas, inlined into the caller's file and ISA).
 #pragma once
 
+#include <algorithm>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
@@ -18,7 +18,8 @@ struct GroupWalk {
   int64_t cut_ld = 0;      // floats per token that `cut` writes (at least `rows`)
 };
 
-// Walks rows [row0, row1) of `data`:
+// Rows in the interleaved layout (Matrix::interleaved), group by group. Walks rows
+// [row0, row1) of `data`:
 //  - wide(g, out, ldo) and narrow(g, out, ldo) compute walk.wide / walk.narrow whole groups
 //    starting at g, writing token t's result for the pass's row i to out[t · ldo + i];
 //  - cut(g, out, ldo) computes the group at g alone; it runs for a group the range cuts and for
@@ -47,6 +48,18 @@ inline void walk_groups(const GroupWalk& walk, const uint8_t* data, int64_t n_to
       g0 += walk.rows;
     }
   }
+}
+
+// Rows in the file's layout, `per` rows to a tile: tile(first, n, step) computes the n rows
+// first, first + step, ... The tiles take their rows from `per` equal stretches of the range
+// (step = the stretch's length), so that each stretch is read as one sequential stream and
+// `per` are in flight; rows of 1-7 KiB taken a tile at a time in order would make one stream.
+// The rows the stretches leave over follow, `per` at a time in order (step 1).
+template <class Tile>
+inline void walk_row_stretches(int64_t row0, int64_t row1, int64_t per, Tile&& tile) {
+  const int64_t stretch = (row1 - row0) / per;
+  for (int64_t i = 0; i < stretch; ++i) tile(row0 + i, per, stretch);
+  for (int64_t r = row0 + per * stretch; r < row1; r += per) tile(r, std::min(per, row1 - r), int64_t(1));
 }
 
 }  // namespace bwscope::kernels
