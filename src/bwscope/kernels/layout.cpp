@@ -28,10 +28,6 @@ size_t quant_offset(int i, size_t c) { return 2 * 8 + 32 * (c / 4) + 4 * size_t(
 
 bool is_float(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
 
-// Calls f(group_offset, row_offset, n) for each run of n bytes that row i of a group keeps
-// together: group_offset within the group's interleaved bytes, row_offset within the row as
-// the row layout stores it. n is a compile-time constant, so the copies inline (a 1B model's
-// F16 weights are 1.2 billion runs).
 using Two = std::integral_constant<size_t, 2>;
 using Four = std::integral_constant<size_t, 4>;
 
@@ -44,6 +40,10 @@ void for_each_float_run(size_t element_bytes, size_t c0, size_t c1, int i, F&& f
   }
 }
 
+// Calls f(group_offset, row_offset, n) for each run of n bytes that row i of a group keeps
+// together: group_offset within the group's interleaved bytes, row_offset within the row as
+// the row layout stores it. n is a compile-time constant, so the copies inline (a 1B model's
+// F16 weights are 1.2 billion runs).
 template <class F>
 void for_each_run(DType type, int64_t cols, int i, F&& f) {
   const size_t bb = dtype_info(type).block_bytes;
