@@ -23,10 +23,10 @@ __m256 load_half(const uint8_t* p) {
   else return widen_bf16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
-// out[t·ldo + 16p + i] = row i of group p · token t, for P groups (group p at g + p·gstride)
+// out[t·ldo + p·ostride + i] = row i of group p · token t, for P groups (group p at g + p·gstride)
 // and T tokens.
 template <DType W, int T, int P>
-void pass(const uint8_t* g, size_t gstride, int64_t cols, const float* const* x, float* out, int64_t ldo) {
+void pass(const uint8_t* g, size_t gstride, int64_t cols, const float* const* x, float* out, int64_t ostride, int64_t ldo) {
   constexpr size_t kHalf = 8 * (W == DType::F32 ? 4 : 2), kCol = 2 * kHalf;  // bytes
   // The loops over groups and tokens are unrolled by pragma: left to GCC's later full
   // unrolling, the accumulators stay in memory (as in gemm_float_avx2.cpp).
@@ -54,12 +54,12 @@ void pass(const uint8_t* g, size_t gstride, int64_t cols, const float* const* x,
   for (int p = 0; p < P; ++p)
 #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) {
-      _mm256_storeu_ps(out + t * ldo + kRows * p, acc[p][t][0]);
-      _mm256_storeu_ps(out + t * ldo + kRows * p + 8, acc[p][t][1]);
+      _mm256_storeu_ps(out + t * ldo + ostride * p, acc[p][t][0]);
+      _mm256_storeu_ps(out + t * ldo + ostride * p + 8, acc[p][t][1]);
     }
 }
 
-using PassFn = void (*)(const uint8_t*, size_t, int64_t, const float* const*, float*, int64_t);
+using PassFn = void (*)(const uint8_t*, size_t, int64_t, const float* const*, float*, int64_t, int64_t);
 
 template <DType W>
 PassFn pick(int64_t nt, int groups) {
@@ -82,7 +82,9 @@ void run(const Matrix& w, const float* const* x, int64_t nt, float* y, int64_t l
   const GroupWalk walk{kRows, kRows * w.row_bytes, groups, 1, kRows};
   const PassFn many = pick<W>(nt, groups), one = pick<W>(nt, 1);
   const auto pass = [&](PassFn fn) {
-    return [&, fn](const uint8_t* g, float* out, int64_t ldo) { fn(g, walk.group_bytes, w.cols, x, out, ldo); };
+    return [&, fn](const uint8_t* g, int64_t step, float* out, int64_t ldo) {
+      fn(g, size_t(step) * walk.group_bytes, w.cols, x, out, step * kRows, ldo);
+    };
   };
   walk_groups(walk, w.data, nt, y, ldy, row0, row1, pass(many), pass(one), pass(one));
 }

@@ -31,10 +31,10 @@ __m512 load_column(const uint8_t* p) {
   else return bf16_to_f32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
-// out[t·ldo + 16p + i] = row i of group p · token t, for P groups (group p at g + p·gstride)
+// out[t·ldo + p·ostride + i] = row i of group p · token t, for P groups (group p at g + p·gstride)
 // and T tokens. Two accumulators per group and token (even and odd columns) halve the chains.
 template <DType W, int T, int P>
-void pass(const uint8_t* g, size_t gstride, int64_t cols, const float* const* x, float* out, int64_t ldo) {
+void pass(const uint8_t* g, size_t gstride, int64_t cols, const float* const* x, float* out, int64_t ostride, int64_t ldo) {
   constexpr size_t kCol = kRows * (W == DType::F32 ? 4 : 2);  // bytes of one column
   __m512 acc[P][T][2];
 #pragma GCC unroll 4
@@ -63,10 +63,10 @@ void pass(const uint8_t* g, size_t gstride, int64_t cols, const float* const* x,
 #pragma GCC unroll 4
   for (int p = 0; p < P; ++p)
 #pragma GCC unroll 8
-    for (int t = 0; t < T; ++t) _mm512_storeu_ps(out + t * ldo + kRows * p, _mm512_add_ps(acc[p][t][0], acc[p][t][1]));
+    for (int t = 0; t < T; ++t) _mm512_storeu_ps(out + t * ldo + ostride * p, _mm512_add_ps(acc[p][t][0], acc[p][t][1]));
 }
 
-using PassFn = void (*)(const uint8_t*, size_t, int64_t, const float* const*, float*, int64_t);
+using PassFn = void (*)(const uint8_t*, size_t, int64_t, const float* const*, float*, int64_t, int64_t);
 
 // Groups per pass for nt tokens: four streams in flight for 1-2 tokens (as the Q8_0 kernel),
 // two for 3-4, one for more; at most 16 accumulators.
@@ -92,7 +92,9 @@ void run(const Matrix& w, const float* const* x, int64_t n_tok, float* y, int64_
   const GroupWalk walk{kRows, kRows * w.row_bytes, groups_for(n_tok), 1, kRows};
   const PassFn many = pick<W>(n_tok, walk.wide), one = pick<W>(n_tok, 1);
   const auto pass = [&](PassFn fn) {
-    return [&, fn](const uint8_t* g, float* out, int64_t ldo) { fn(g, walk.group_bytes, w.cols, x, out, ldo); };
+    return [&, fn](const uint8_t* g, int64_t step, float* out, int64_t ldo) {
+      fn(g, size_t(step) * walk.group_bytes, w.cols, x, out, step * kRows, ldo);
+    };
   };
   walk_groups(walk, w.data, n_tok, y, ldy, row0, row1, pass(many), pass(one), pass(one));
 }

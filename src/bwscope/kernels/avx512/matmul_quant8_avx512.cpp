@@ -21,7 +21,9 @@ namespace {
 constexpr int kRows = 8;     // rows of a group
 constexpr int kMaxToks = 4;  // tokens per pass (matmul_quant sends no more)
 // Software prefetch distance per stream: the streams are sequential, but a group is only
-// 9-17 KiB long at the model's widths (2048 columns), short for the hardware to ramp up.
+// 9-17 KiB long at the model's widths (2048 columns), short for the hardware to ramp up. The
+// wide passes take their groups from stretches (walk_groups), so the prefetch past a group's
+// end fetches the group the same stream reads next.
 // (1B Q4_0 decode, 7 interleaved rounds: 1, 2, 4 and 8 KiB were within noise of each other.)
 constexpr size_t kPrefetch = 2048;
 // With 1-2 tokens a pass takes four groups (two pairs): four streams in flight per core
@@ -43,10 +45,10 @@ struct Tokens {
   const float* dx[kMaxToks];
 };
 
-// out[t * ldo + i] = row i of the pass's 8·2·P rows · token t, for T tokens. Group g of the
-// pass starts at a + g·gstride (gstride 0: one group alone, lanes 8..15 repeat lanes 0..7).
+// out[t · ldo + g · ostride + i] = row i of the pass's group g (of 2P) · token t, for T tokens.
+// Group g starts at a + g·gstride (gstride 0: one group alone, lanes 8..15 repeat lanes 0..7).
 template <bool kQ8, int T, int P>
-void pass(const uint8_t* a, size_t gstride, int64_t nb, const Tokens& tok, float* out, int64_t ldo) {
+void pass(const uint8_t* a, size_t gstride, int64_t nb, const Tokens& tok, float* out, int64_t ostride, int64_t ldo) {
   constexpr size_t kBlock = kRows * (kQ8 ? sizeof(BlockQ8_0) : sizeof(BlockQ4_0));
   const __m512i bias = _mm512_set1_epi8(char(0x80)), nibble = _mm512_set1_epi8(0x0f);
   __m512 acc[P][T];
@@ -98,10 +100,13 @@ void pass(const uint8_t* a, size_t gstride, int64_t nb, const Tokens& tok, float
     }
   }
   for (int p = 0; p < P; ++p)
-    for (int t = 0; t < T; ++t) _mm512_storeu_ps(out + t * ldo + 16 * p, acc[p][t]);
+    for (int t = 0; t < T; ++t) {
+      _mm256_storeu_ps(out + t * ldo + 2 * p * ostride, _mm512_castps512_ps256(acc[p][t]));
+      _mm256_storeu_ps(out + t * ldo + (2 * p + 1) * ostride, _mm512_extractf32x8_ps(acc[p][t], 1));
+    }
 }
 
-using PassFn = void (*)(const uint8_t*, size_t, int64_t, const Tokens&, float*, int64_t);
+using PassFn = void (*)(const uint8_t*, size_t, int64_t, const Tokens&, float*, int64_t, int64_t);
 
 template <bool kQ8, int P>
 PassFn pick(int64_t nt) {
@@ -141,11 +146,13 @@ void matmul_quant_interleaved(const Matrix& w, const uint8_t* act, size_t act_st
   // Passes of four groups (two pairs) for few tokens, else pairs; a group alone (cut by the
   // range, or the last of an odd count) runs as a pair with itself (group stride 0).
   const GroupWalk walk{kRows, group_bytes, n_tok <= kQuadTokens ? 4 : 2, 2, 2 * kRows};
-  const auto pass = [&](PassFn fn, size_t gstride) {
-    return [&, fn, gstride](const uint8_t* g, float* out, int64_t ldo) { fn(g, gstride, nb, tok, out, ldo); };
+  const auto pass = [&](PassFn fn, bool alone) {
+    return [&, fn, alone](const uint8_t* g, int64_t step, float* out, int64_t ldo) {
+      fn(g, alone ? 0 : size_t(step) * group_bytes, nb, tok, out, step * kRows, ldo);
+    };
   };
-  walk_groups(walk, w.data, n_tok, y, ldy, row0, row1, pass(walk.wide == 4 ? two : one, group_bytes),
-              pass(one, group_bytes), pass(one, 0));
+  walk_groups(walk, w.data, n_tok, y, ldy, row0, row1, pass(walk.wide == 4 ? two : one, false), pass(one, false),
+              pass(one, true));
 }
 
 }  // namespace bwscope::kernels::avx512
