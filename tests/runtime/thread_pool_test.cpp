@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <random>
 #include <thread>
 #include <stdexcept>
@@ -104,20 +105,40 @@ TEST(ThreadPool, PartExceptionIsRethrownToTheCaller) {
 }
 
 TEST(SplitRange, CoversEverythingOnceAndRespectsAlignment) {
-  for (int64_t n : {0, 1, 15, 16, 17, 1000, 8192}) {
-    for (int parts : {1, 2, 3, 7}) {
-      int64_t next = 0;
-      for (int p = 0; p < parts; ++p) {
-        Range r = split_range(n, p, parts, 16);
-        EXPECT_EQ(r.begin, next);
-        if (r.end < n) {
-          EXPECT_EQ(r.end % 16, 0);
+  for (auto split : {&split_range, &split_tapered})
+    for (int64_t n : {0, 1, 15, 16, 17, 1000, 8192}) {
+      for (int parts : {1, 2, 3, 7, 16}) {
+        int64_t next = 0;
+        for (int p = 0; p < parts; ++p) {
+          Range r = split(n, p, parts, 16);
+          EXPECT_EQ(r.begin, next);
+          if (r.end < n) {
+            EXPECT_EQ(r.end % 16, 0);
+          }
+          next = r.end;
         }
-        next = r.end;
+        EXPECT_EQ(next, n);
       }
-      EXPECT_EQ(next, n);
+    }
+}
+
+// Tapered parts shrink from first to last: 2048 rows in 16 parts (the 1B decode's Q rows on
+// 2 threads) run from about 2/17 of the rows down to one aligned unit.
+TEST(SplitRange, TaperedPartsShrinkTowardTheEnd) {
+  int64_t previous = INT64_MAX;
+  for (int p = 0; p < 16; ++p) {
+    const Range r = split_tapered(2048, p, 16, 16);
+    const int64_t size = r.end - r.begin;
+    EXPECT_LE(size, previous) << "part " << p;
+    previous = size;
+    if (p == 0) {
+      EXPECT_NEAR(double(size), 2048.0 * 16 / 136, 16.0);
     }
   }
+  EXPECT_EQ(previous, 16);
+  const Range whole = split_tapered(1000, 0, 1, 16);
+  EXPECT_EQ(whole.begin, 0);
+  EXPECT_EQ(whole.end, 1000);
 }
 
 }  // namespace

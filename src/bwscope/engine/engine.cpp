@@ -96,7 +96,7 @@ void Engine::check_batch(std::span<const BatchToken> batch) const {
 int Engine::parts_for(int64_t units) const {
   // Several parts per thread: when the OS deschedules one thread (instances sharing cores),
   // the others take its unclaimed parts instead of waiting a whole time slice for it.
-  constexpr int64_t kPartsPerThread = 4;
+  constexpr int64_t kPartsPerThread = 8;
   return int(std::clamp<int64_t>(std::min(units, kPartsPerThread * pool_->size()), 1, ThreadPool::kMaxParts));
 }
 
@@ -117,8 +117,10 @@ void Engine::matmuls(std::span<const kernels::Matrix* const> ws, const float* x,
   for (const auto* w : ws) units = std::max(units, (w->rows + 15) / 16);
   pool_->run_parts(parts_for(units), [&](int part, int n_parts, int) {
     for (size_t i = 0; i < ws.size(); ++i) {
-      // Rows in multiples of 16 keep each part aligned for the SIMD kernels.
-      Range rows = split_range(ws[i]->rows, part, n_parts, 16);
+      // Rows in multiples of 16 keep each part aligned for the SIMD kernels. Tapered parts:
+      // with equal ones, a thread waited half a part at the end of each region on average
+      // (1B Q4_0 decode, 2 threads, 4 equal parts each: 5-6 % of each thread's time).
+      Range rows = split_tapered(ws[i]->rows, part, n_parts, 16);
       if (rows.end > rows.begin) ops_->matmul(*ws[i], act, act_stride, n_tok, ys[i], ws[i]->rows, rows.begin, rows.end);
     }
   });

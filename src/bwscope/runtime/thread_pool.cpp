@@ -64,6 +64,13 @@ Range split_range(int64_t n, int part, int n_parts, int64_t align) {
   return {std::min(begin, n), std::min(end, n)};
 }
 
+Range split_tapered(int64_t n, int part, int n_parts, int64_t align) {
+  // Parts 0..i-1 hold i(2 n_parts - i + 1) / (n_parts (n_parts + 1)) of the units.
+  const int64_t units = (n + align - 1) / align, whole = int64_t(n_parts) * (n_parts + 1);
+  const auto start = [&](int64_t i) { return std::min(units * (i * (2 * n_parts - i + 1)) / whole * align, n); };
+  return {start(part), start(part + 1)};
+}
+
 namespace {
 
 constexpr uint64_t kEveryWorker = uint64_t(1) << 31;

@@ -77,6 +77,11 @@ struct Range {
 };
 Range split_range(int64_t n, int part, int n_parts, int64_t align = 1);
 
+// The same, with part sizes falling linearly from the first to the last (in the ratio
+// n_parts : n_parts - 1 : ... : 1). Workers claim parts in order, so a region ends on small
+// parts: the worker that runs out of parts first waits for at most a small one of the others.
+Range split_tapered(int64_t n, int part, int n_parts, int64_t align = 1);
+
 // Pins the calling thread to one CPU; returns false if the OS refused.
 bool pin_current_thread(int cpu);
 
