@@ -23,8 +23,8 @@ __m256 load_half(const uint8_t* p) {
   else return widen_bf16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
-// out[t·ldo + p·ostride + i] = row i of group p · token t, for P groups (group p at g + p·gstride)
-// and T tokens.
+// out[t·ldo + p·ostride + i] = row i of group p · token t, for P groups (group p at
+// g + p·gstride) and T tokens.
 template <DType W, int T, int P>
 void pass(const uint8_t* g, size_t gstride, int64_t cols, const float* const* x, float* out, int64_t ostride, int64_t ldo) {
   constexpr size_t kHalf = 8 * (W == DType::F32 ? 4 : 2), kCol = 2 * kHalf;  // bytes

@@ -2,10 +2,10 @@
 //
 // Panels of 32 rows × kChunk columns are repacked from either layout (per thread, reused for
 // every token) so a 64-byte vector holds one column of 16 rows, as f32 whatever the weight
-// type (F16 and BF16 converted once here, not once per token). A tile of 32 rows × kToks tokens then keeps
-// 2·kToks accumulators whose lanes are rows: each step loads 2 weight vectors and broadcasts
-// one activation per token from memory, with no horizontal sums. Partial sums over column
-// chunks accumulate in y.
+// type (F16 and BF16 converted once here, not once per token). A tile of 32 rows × kToks
+// tokens then keeps 2·kToks accumulators whose lanes are rows: each step loads 2 weight
+// vectors and broadcasts one activation per token from memory, with no horizontal sums.
+// Partial sums over column chunks accumulate in y.
 //
 // BF16 weights and their BF16 activations are widened to f32 (exact) rather than multiplied
 // as bf16 pairs with vdpbf16ps: on a Sapphire Rapids VM the pair kernel ran pp512 at 63-66

@@ -31,8 +31,9 @@ __m512 load_column(const uint8_t* p) {
   else return bf16_to_f32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
-// out[t·ldo + p·ostride + i] = row i of group p · token t, for P groups (group p at g + p·gstride)
-// and T tokens. Two accumulators per group and token (even and odd columns) halve the chains.
+// out[t·ldo + p·ostride + i] = row i of group p · token t, for P groups (group p at
+// g + p·gstride) and T tokens. Two accumulators per group and token (even and odd columns)
+// halve the chains.
 template <DType W, int T, int P>
 void pass(const uint8_t* g, size_t gstride, int64_t cols, const float* const* x, float* out, int64_t ostride, int64_t ldo) {
   constexpr size_t kCol = kRows * (W == DType::F32 ? 4 : 2);  // bytes of one column
