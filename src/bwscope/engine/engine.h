@@ -12,7 +12,7 @@
 #include "bwscope/kernels/ops.h"
 #include "bwscope/meter/ledger.h"
 #include "bwscope/model/llama_model.h"
-#include "bwscope/runtime/thread_pool.h"
+#include "bwscope/base/thread_pool.h"
 
 namespace bwscope {
 

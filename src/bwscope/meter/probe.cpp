@@ -20,7 +20,7 @@
 #include "bwscope/base/error.h"
 #include "bwscope/meter/ledger.h"
 #include "bwscope/meter/probe_kernels.h"
-#include "bwscope/runtime/thread_pool.h"
+#include "bwscope/base/thread_pool.h"
 
 namespace bwscope::meter {
 namespace {

@@ -13,7 +13,7 @@
 #include "bwscope/kernels/ops.h"
 #include "bwscope/meter/ledger.h"
 #include "bwscope/meter/probe.h"
-#include "bwscope/runtime/thread_pool.h"
+#include "bwscope/base/thread_pool.h"
 
 namespace bwscope::meter {
 namespace {

@@ -7,7 +7,7 @@
 #include <thread>
 #include <stdexcept>
 
-#include "bwscope/runtime/thread_pool.h"
+#include "bwscope/base/thread_pool.h"
 
 namespace bwscope {
 namespace {

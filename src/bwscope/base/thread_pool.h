@@ -1,8 +1,9 @@
-// Persistent worker threads for one engine instance. A parallel region is cut into parts that
-// the workers claim one at a time from a shared counter, so a worker the OS has descheduled
-// (two instances sharing cores) delays only the part it holds: the others, the caller
-// included, take the rest. Waiting threads spin only briefly, then sleep on a futex, so a
-// spinning worker does not burn the time slice another instance's worker needs.
+// Persistent worker threads for one engine instance and for the probes (in base/ because
+// engine/ and meter/ both use it). A parallel region is cut into parts that the workers claim
+// one at a time from a shared counter, so a worker the OS has descheduled (two instances
+// sharing cores) delays only the part it holds: the others, the caller included, take the
+// rest. Waiting threads spin only briefly, then sleep on a futex, so a spinning worker does
+// not burn the time slice another instance's worker needs.
 #pragma once
 
 #include <atomic>

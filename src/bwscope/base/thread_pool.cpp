@@ -1,4 +1,4 @@
-#include "bwscope/runtime/thread_pool.h"
+#include "bwscope/base/thread_pool.h"
 
 #include <linux/futex.h>
 #include <pthread.h>
