@@ -1,10 +1,12 @@
 // Float-weight matrix products (F32, F16, BF16) on AVX-512. A tile of R weight rows × T tokens
 // keeps R·T vector accumulators of partial dot products over the columns and reduces them
 // once at the end: each weight vector loaded is reused for T tokens, each activation vector
-// for R rows. Decode (one token) runs 4 rows at once, so 4 weight streams are in flight.
+// for R rows. A tile's 4 rows come from 4 stretches of the range (walk_row_stretches), so 4
+// sequential weight streams are in flight.
 // These tiles serve the row layout (weights computed on the file mapping); the interleaved
 // layout has its own decode kernel (matmul_float_interleaved_avx512.cpp).
 #include "bwscope/kernels/avx512/avx512_internal.h"
+#include "bwscope/kernels/decode_walk.h"
 
 namespace bwscope::kernels::avx512 {
 namespace {
@@ -48,9 +50,11 @@ struct BF16Weights {
   static __m512 madd(__m512 acc, W w, __m512i x) { return _mm512_dpbf16_ps(acc, (__m512bh)w, (__m512bh)x); }
 };
 
-// y[t * ldy + r] = dot(row r, token t) for r < R, t < T.
+// Rows r < R at w + r·w_stride, results to y[t·ldy + r·ys] for tokens t < T; `next` bytes
+// ahead of each row is what the following tile reads of it (prefetched).
 template <class K, int R, int T>
-void tile(const uint8_t* w, size_t w_stride, int64_t cols, const uint8_t* x, size_t x_stride, float* y, int64_t ldy) {
+void tile(const uint8_t* w, size_t w_stride, size_t next, int64_t ys, int64_t cols, const uint8_t* x, size_t x_stride,
+          float* y, int64_t ldy) {
   __m512 acc[R][T];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
@@ -58,11 +62,12 @@ void tile(const uint8_t* w, size_t w_stride, int64_t cols, const uint8_t* x, siz
   for (; i + K::kStep <= cols; i += K::kStep) {
     typename K::W wv[R];
     for (int r = 0; r < R; ++r) {
-      // The same columns of the next tile's rows, one tile ahead. Worth it for every token
-      // count: batched F16 decode of 4 sequences ran ~15% faster with it than without
+      // The same columns of what the next tile reads of this row's stream. Worth it for every
+      // token count: batched F16 decode of 4 sequences ran ~15% faster with it than without
       // (interleaved rounds, 2026-12-02); one and two tokens had it already.
-      _mm_prefetch(reinterpret_cast<const char*>(w + (r + R) * w_stride + K::kWeightBytes * i), _MM_HINT_T0);
-      wv[r] = K::load_w(w + r * w_stride, i);
+      const uint8_t* row = w + r * w_stride;
+      _mm_prefetch(reinterpret_cast<const char*>(row + next + K::kWeightBytes * i), _MM_HINT_T0);
+      wv[r] = K::load_w(row, i);
     }
     for (int t = 0; t < T; ++t) {
       const auto xv = K::load_x(x + t * x_stride, i);
@@ -79,12 +84,19 @@ void tile(const uint8_t* w, size_t w_stride, int64_t cols, const uint8_t* x, siz
     }
   }
   for (int t = 0; t < T; ++t)
-    for (int r = 0; r < R; ++r) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
+    for (int r = 0; r < R; ++r) y[t * ldy + r * ys] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
+// Rows from 4 stretches (4 sequential streams) instead of 4 rows in order: bwscope_bench
+// Decode f16 (one thread, 2048 columns, 2026-12-04) 32.9-33.2 -> 35.9-37.9 GB/s, 0.99-1.04 of
+// the interleaved kernel; 3B F16 decode on the file mapping 12-15 -> 14-15 GB/s on a page
+// cache of small folios, 15-20 -> 23 GB/s on 2 MiB ones (bench --layout file, 3 rounds).
 constexpr int kRows = 4, kToks = 6;
+// Bytes ahead in a stream that a spread tile prefetches (1-2 KiB: 35.9-37.9 GB/s against
+// 32.9-33.2 at one 4 KiB row ahead, 34.2 at 512 bytes).
+constexpr size_t kStreamPrefetch = 2048;
 constexpr int64_t kPackedMinTokens = 8;  // from here on the packed kernel (gemm_float_avx512.cpp) wins
-using TileFn = void (*)(const uint8_t*, size_t, int64_t, const uint8_t*, size_t, float*, int64_t);
+using TileFn = void (*)(const uint8_t*, size_t, size_t, int64_t, int64_t, const uint8_t*, size_t, float*, int64_t);
 
 template <class K, int R>
 TileFn pick_tokens(int64_t nt) {
@@ -115,14 +127,16 @@ void run(const Matrix& w, const uint8_t* act, size_t act_stride, int64_t n_tok, 
   const int64_t tok_block = block < kToks ? kToks : block;
   for (int64_t t0 = 0; t0 < n_tok; t0 += tok_block) {
     const int64_t t1 = min64(n_tok, t0 + tok_block);
-    for (int64_t r = row0; r < row1; r += kRows) {
-      const int64_t nr = min64(kRows, row1 - r);
+    walk_row_stretches(row0, row1, kRows, [&](int64_t r, int64_t nr, int64_t step) {
+      // A spread tile's rows are each within a sequential stream: prefetch a fixed distance
+      // ahead in it. An ordered tile's successor reads the nr rows after it.
+      const size_t next = step == 1 ? size_t(nr) * w.row_bytes : kStreamPrefetch;
       for (int64_t t = t0; t < t1; t += kToks) {
         const int64_t nt = min64(kToks, t1 - t);
-        pick<K>(nr, nt)(w.data + r * w.row_bytes, w.row_bytes, w.cols, act + t * act_stride, act_stride,
-                                 y + t * ldy + r, ldy);
+        pick<K>(nr, nt)(w.data + r * w.row_bytes, size_t(step) * w.row_bytes, next, step, w.cols, act + t * act_stride,
+                        act_stride, y + t * ldy + r, ldy);
       }
-    }
+    });
   }
 }
 

@@ -1,5 +1,5 @@
 // Q8_0 and Q4_0 weights × Q8_0 activations on AVX-512 VNNI, for few tokens (decode): rows are
-// streamed straight from the GGUF layout, 4 at a time, several blocks per step. Many tokens
+// streamed straight from the GGUF layout, 4 at a time from 4 stretches, several blocks per step. Many tokens
 // go to the packed kernel in gemm_quant_avx512.cpp.
 //
 // vpdpbusd multiplies unsigned by signed bytes. Weights are made unsigned (Q8_0: w + 128 by
@@ -7,6 +7,7 @@
 // (w + c)·x; the accumulator starts at -c·Σx, prepared once per call from the activations.
 // Integer sums per block are exact; each block's sum is scaled by d_w·d_x in float.
 #include "bwscope/kernels/avx512/avx512_internal.h"
+#include "bwscope/kernels/decode_walk.h"
 
 namespace bwscope::kernels::avx512 {
 
@@ -104,8 +105,8 @@ inline __m256 tail_block(__m256 acc, __m256i wq, const uint8_t* act, int64_t b, 
 }
 
 template <int R, int T>
-void q8_tile(const uint8_t* w, size_t rb, int64_t nb, const uint8_t* xs, size_t xs_stride, const uint8_t* act,
-             size_t act_stride, float* y, int64_t ldy) {
+void q8_tile(const uint8_t* w, size_t rb, size_t next, int64_t ys, int64_t nb, const uint8_t* xs, size_t xs_stride,
+             const uint8_t* act, size_t act_stride, float* y, int64_t ldy) {
   const __m512i idx = load_index(kQ8Scales), bias = _mm512_set1_epi8(char(0x80));
   __m512 acc[R][T];
   for (int r = 0; r < R; ++r)
@@ -115,7 +116,7 @@ void q8_tile(const uint8_t* w, size_t rb, int64_t nb, const uint8_t* xs, size_t 
 #pragma GCC unroll 8  // keeps every accumulator in a register (a loop over r would spill them)
     for (int r = 0; r < R; ++r) {
       const uint8_t* p = w + r * rb + j * 4 * sizeof(BlockQ8_0);
-      prefetch_bytes(p + R * rb, 4 * sizeof(BlockQ8_0));
+      prefetch_bytes(p + next, 4 * sizeof(BlockQ8_0));
       const __m512i sc = _mm512_permutex2var_epi16(_mm512_loadu_si512(p), idx, _mm512_loadu_si512(p + 64));
       const __m512 s01 = _mm512_cvtph_ps(_mm512_castsi512_si256(sc)), s23 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(sc, 1));
       const __m512i w01 = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(load256(p + 2)), load256(p + 36), 1), bias);
@@ -140,12 +141,12 @@ void q8_tile(const uint8_t* w, size_t rb, int64_t nb, const uint8_t* xs, size_t 
       }
     }
   for (int t = 0; t < T; ++t)
-    for (int r = 0; r < R; ++r) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
+    for (int r = 0; r < R; ++r) y[t * ldy + r * ys] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
 template <int R, int T>
-void q4_tile(const uint8_t* w, size_t rb, int64_t nb, const uint8_t* xs, size_t xs_stride, const uint8_t* act,
-             size_t act_stride, float* y, int64_t ldy) {
+void q4_tile(const uint8_t* w, size_t rb, size_t next, int64_t ys, int64_t nb, const uint8_t* xs, size_t xs_stride,
+             const uint8_t* act, size_t act_stride, float* y, int64_t ldy) {
   const __m512i idx_s = load_index(kQ4Scales), idx_lo = load_index(kQ4QuantsLo), idx_hi = load_index(kQ4QuantsHi);
   const __m512i nibble = _mm512_set1_epi8(0x0f);
   __m512 acc[R][T];
@@ -155,7 +156,7 @@ void q4_tile(const uint8_t* w, size_t rb, int64_t nb, const uint8_t* xs, size_t 
   for (int64_t j = 0; j < ng; ++j) {
     for (int r = 0; r < R; ++r) {  // (unrolling this one measured slower: 9.7 vs 10.6 GB/s)
       const uint8_t* p = w + r * rb + j * 8 * sizeof(BlockQ4_0);
-      prefetch_bytes(p + R * rb, 8 * sizeof(BlockQ4_0));
+      prefetch_bytes(p + next, 8 * sizeof(BlockQ4_0));
       const __m512i z0 = _mm512_loadu_si512(p), z1 = _mm512_loadu_si512(p + 64), z2 = _mm512_loadu_si512(p + 80);
       const __m512i sc = _mm512_permutex2var_epi16(z0, idx_s, z1);
       const __m512 s03 = _mm512_cvtph_ps(_mm512_castsi512_si256(sc)), s47 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(sc, 1));
@@ -186,15 +187,22 @@ void q4_tile(const uint8_t* w, size_t rb, int64_t nb, const uint8_t* xs, size_t 
       }
     }
   for (int t = 0; t < T; ++t)
-    for (int r = 0; r < R; ++r) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
+    for (int r = 0; r < R; ++r) y[t * ldy + r * ys] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
+// A tile's 4 rows come from 4 stretches of the range (walk_row_stretches): 4 sequential
+// streams. Before, tiles took 4 rows in order (8 with 1-2 tokens), one stream per thread:
+// bwscope_bench Decode (one thread, 2048 columns, 2026-12-04) q8_0 27.3-28.1 -> 35.1-36.3 GB/s
+// (0.95-0.99 of the interleaved kernel), q4_0 16.1-16.4 -> 23.0-25.6 (0.65-0.70: the row
+// layout's unpacking costs more than the interleaved one's, 43 against 82 GB/s in L2).
+// Eight stretches read 31.6-33.5 and 21.2-21.4.
 constexpr int kRows = 4;
-// With 1-2 tokens the accumulators leave room for 8 rows: twice the streams in flight for the
-// prefetchers (Q8_0 decode +4 %, Q4_0 +3 % tokens/s, 1B, 2 threads; 16 rows is no better).
-constexpr int kRowsFewTokens = 8;
+// Bytes ahead in a stream that a spread tile prefetches (1 KiB: Q8_0 34.5 against 30.4-31.3
+// at 2 KiB or at one row ahead, 25.6 at 4 KiB).
+constexpr size_t kStreamPrefetch = 1024;
 constexpr int64_t kMaxDecodeTokens = 4;  // more go to the packed kernel (with 4 the tiles win: -b 4 Q8_0 +12 %, Q4_0 +39 %)
-using TileFn = void (*)(const uint8_t*, size_t, int64_t, const uint8_t*, size_t, const uint8_t*, size_t, float*, int64_t);
+using TileFn = void (*)(const uint8_t*, size_t, size_t, int64_t, int64_t, const uint8_t*, size_t, const uint8_t*, size_t, float*,
+                        int64_t);
 
 template <int R>
 TileFn pick_tokens(bool q8, int64_t nt) {
@@ -210,8 +218,7 @@ TileFn pick(bool q8, int64_t nr, int64_t nt) {
     case 1: return pick_tokens<1>(q8, nt);
     case 2: return pick_tokens<2>(q8, nt);
     case 3: return pick_tokens<3>(q8, nt);
-    case 4: return pick_tokens<4>(q8, nt);
-    default: return pick_tokens<kRowsFewTokens>(q8, nt);  // only ever with 1-2 tokens
+    default: return pick_tokens<4>(q8, nt);
   }
 }
 
@@ -228,12 +235,13 @@ void matmul_quant(const Matrix& w, const uint8_t* act, size_t act_stride, int64_
     if (q8) prepare_q8_act(act + t * act_stride, nb, xs + t * xs_stride);
     else prepare_q4_act(act + t * act_stride, nb, xs + t * xs_stride);
   }
-  const int64_t rows = n_tok <= 2 ? kRowsFewTokens : kRows;
-  for (int64_t r = row0; r < row1;) {
-    const int64_t nr = row1 - r >= rows ? rows : min64(kRows, row1 - r);
-    pick(q8, nr, n_tok)(w.data + r * w.row_bytes, w.row_bytes, nb, xs, xs_stride, act, act_stride, y + r, ldy);
-    r += nr;
-  }
+  walk_row_stretches(row0, row1, kRows, [&](int64_t r, int64_t nr, int64_t step) {
+    // A spread tile's rows are each within a sequential stream: prefetch a fixed distance
+    // ahead in it. An ordered tile's successor reads the nr rows after it.
+    const size_t next = step == 1 ? size_t(nr) * w.row_bytes : kStreamPrefetch;
+    pick(q8, nr, n_tok)(w.data + r * w.row_bytes, size_t(step) * w.row_bytes, next, step, nb, xs, xs_stride, act, act_stride,
+                        y + r, ldy);
+  });
 }
 
 }  // namespace bwscope::kernels::avx512
