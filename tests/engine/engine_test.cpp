@@ -8,7 +8,7 @@
 #include "bwscope/engine/engine.h"
 #include "bwscope/engine/generate.h"
 #include "bwscope/model/llama_model.h"
-#include "bwscope/runtime/private_weights.h"
+#include "bwscope/runtime/weight_copy.h"
 #include "support/temp_dir.h"
 
 namespace bwscope {

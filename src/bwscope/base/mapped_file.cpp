@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "bwscope/base/error.h"
 
@@ -88,6 +89,29 @@ void AtomicFile::commit() {
   fd_ = -1;
   if (::rename(temp_path_.c_str(), path_.c_str()) != 0) fail("{}: rename failed: {}", path_, std::strerror(errno));
   committed_ = true;
+}
+
+uint64_t refresh_page_cache(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("{}: cannot open: {}", path, std::strerror(errno));
+  ::fdatasync(fd);  // dirty pages cannot be dropped; best effort
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  std::vector<char> buffer(size_t(8) << 20);
+  uint64_t total = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int e = errno;
+      ::close(fd);
+      fail("{}: read failed: {}", path, std::strerror(e));
+    }
+    if (n == 0) break;
+    total += uint64_t(n);
+  }
+  ::close(fd);
+  return total;
 }
 
 void write_file_atomic(const std::string& path, std::string_view text) {

@@ -17,7 +17,7 @@
 #include "bwscope/engine/sampler.h"
 #include "bwscope/meter/series.h"
 #include "bwscope/model/llama_model.h"
-#include "bwscope/runtime/private_weights.h"
+#include "bwscope/runtime/weight_copy.h"
 
 namespace bwscope::colo {
 
