@@ -22,12 +22,16 @@ std::string write_probe(const test_support::TempDir& dir, double read_gbs) {
   p.buffer_bytes = 1 << 28;
   p.isa = "plain";
   p.reps = 1;
-  meter::ThreadFigures f;
-  f.threads = 1;
-  f.read = {read_gbs, read_gbs, "1 stream"};
-  f.write = f.write_nt = f.copy = f.triad = {read_gbs / 2, read_gbs / 2, "normal stores"};
-  p.per_threads = {f};
-  p.all = f;
+  // One thread reads 60 % of what two do: the roof of bench's cores (-t 1) differs from the device's.
+  meter::ThreadFigures one, two;
+  one.threads = 1;
+  one.read = {0.6 * read_gbs, 0.6 * read_gbs, "1 stream"};
+  one.write = one.write_nt = one.copy = one.triad = {read_gbs / 4, read_gbs / 4, "normal stores"};
+  two = one;
+  two.threads = 2;
+  two.read = {read_gbs, read_gbs, "2 streams"};
+  p.per_threads = {one, two};
+  p.all = two;
   p.compute = {{"plain/q8_0 matmul 2048x2048x128", 50.0}, {"plain/f32 matmul 2048x2048x128", 20.0}};
   p.compute_peak_gflops = 50;
   const std::string path = dir.file("probe.json");
@@ -43,7 +47,7 @@ TEST(BenchJson, CarriesConfigDeviceProbePhasesAndSeries) {
                     "--window-ms", "0.5", "--peak-bw", "200", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
-  EXPECT_EQ(j["schema_version"], 2);
+  EXPECT_EQ(j["schema_version"], 3);
   EXPECT_EQ(j["config"]["threads"], 1);
   EXPECT_EQ(j["config"]["window_ms"], 0.5);
   EXPECT_EQ(j["config"]["peak_bw_gbs"], 200.0);
@@ -76,9 +80,13 @@ TEST(BenchJson, CarriesConfigDeviceProbePhasesAndSeries) {
   EXPECT_GE(led["peak_gbs"].get<double>(), led["p95_gbs"].get<double>());
   EXPECT_GE(led["p95_gbs"].get<double>(), led["p50_gbs"].get<double>());
   EXPECT_GT(led["p50_gbs"].get<double>(), 0);
+  // MBU against the device's 100 GB/s and against what bench's one thread reads (60); MFU
+  // against that thread's share of the compute probe's 50 GFLOP/s (all CPUs).
   EXPECT_DOUBLE_EQ(led["mbu"].get<double>(), led["avg_gbs"].get<double>() / 100.0);
+  EXPECT_DOUBLE_EQ(led["mbu_cores"].get<double>(), led["avg_gbs"].get<double>() / 60.0);
   EXPECT_DOUBLE_EQ(led["mbu_datasheet"].get<double>(), led["avg_gbs"].get<double>() / 200.0);
-  EXPECT_DOUBLE_EQ(led["mfu"].get<double>(), led["gflops"].get<double>() / 50.0);
+  const double cpus = j["device"]["cpus"].get<double>();
+  EXPECT_NEAR(led["mfu"].get<double>(), led["gflops"].get<double>() / (50.0 / cpus), 1e-12);
   EXPECT_FALSE(led["verdict"]["reason"].get<std::string>().empty());
   EXPECT_TRUE(j["prefill"]["ledger"]["verdict"].contains("bound"));
   EXPECT_GT(j["prefill"]["ledger"]["gflops"].get<double>(), 0);

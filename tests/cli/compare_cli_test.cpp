@@ -105,7 +105,7 @@ TEST_F(CompareCli, WritesHtmlSvgAndJsonFiles) {
   EXPECT_EQ(slurp(svg).rfind("<?xml", 0), 0u);
   const auto doc = nlohmann::json::parse(slurp(json));
   EXPECT_EQ(doc["config"]["weights"], "private");
-  EXPECT_TRUE(doc["scenarios"][1]["instances"][0]["memory"]["private_weights"].get<bool>());
+  EXPECT_EQ(doc["scenarios"][1]["instances"][0]["memory"]["weights"], "private");
 }
 
 TEST_F(CompareCli, EverySchedulePrintsWhichIsBest) {

@@ -48,17 +48,18 @@ class CompareReport : public ::testing::Test {
     rep_->cpus = 2;
     rep_->window_ms = 1;
     rep_->probe.source = "test";
+    rep_->probe.cpus = 2;
     rep_->probe.attainable_read_gbs = 50;
+    rep_->probe.read_by_threads = {30, 50};
+    rep_->probe.instance_threads = 1;
+    rep_->probe.compute_roof_gflops = 200;
     rep_->probe.before_gbs = 50;
     rep_->probe.after_gbs = 45;
+    rep_->weights.mode = "shared";
+    rep_->weights.isa = "test";
+    rep_->weights.files.push_back({model, 1 << 20, 1 << 19, 0.25});
     rep_->scenarios.push_back(report::scenario_figures(run_colocated({specs[0]}, o), "1 instance", "single", 1'000'000));
     rep_->scenarios.push_back(report::scenario_figures(run_colocated(specs, o), "2 × parallel", "parallel", 1'000'000));
-    for (auto& s : rep_->scenarios) {
-      meter::VerdictInput in;
-      in.achieved_gbs = s.decode_gbs;
-      in.attainable_gbs = 50;
-      s.decode_verdict = meter::judge(in);
-    }
     report::finish_report(*rep_);
   }
   static void TearDownTestSuite() { delete rep_; }
@@ -98,6 +99,29 @@ TEST_F(CompareReport, RatiosFollowFromTheScenarios) {
   EXPECT_NE(rep_->conclusion.find(fmt::format("{:.1f} GB/s in decode", two.decode_gbs)), std::string::npos) << rep_->conclusion;
 }
 
+TEST_F(CompareReport, EachInstanceIsJudgedAgainstItsCoresAndTheScenarioAgainstTheDevice) {
+  for (const auto& s : rep_->scenarios) {
+    ASSERT_TRUE(s.decode_verdict.has_value()) << s.name;
+    // The scenario's figures: the mean instance against one core's 30 GB/s, all of them
+    // together against the device's 50.
+    double mean = 0;
+    for (const auto& g : s.instances) {
+      ASSERT_TRUE(g.decode_verdict.has_value());
+      EXPECT_NEAR(g.decode_verdict->mbu_cores, g.decode_gbs / 30, 1e-9);
+      EXPECT_NEAR(g.decode_verdict->mbu_device, s.decode_gbs / 50, 1e-9);
+      EXPECT_NEAR(g.decode_verdict->mfu, g.decode_gflops / 100, 1e-9);  // one of two CPUs' 200 GFLOP/s
+      mean += g.decode_gbs / double(s.instances.size());
+    }
+    EXPECT_NEAR(s.decode_verdict->mbu_cores, mean / 30, 1e-9);
+    EXPECT_NEAR(s.decode_verdict->mbu_device, s.decode_gbs / 50, 1e-9);
+  }
+  const nlohmann::json doc = nlohmann::json::parse(report::render_json(*rep_).dump());
+  EXPECT_EQ(doc["probe"]["instance_read_gbs"], 30.0);
+  EXPECT_EQ(doc["probe"]["instance_compute_gflops"], 100.0);
+  EXPECT_EQ(doc["weights"]["mode"], "shared");
+  EXPECT_TRUE(doc["scenarios"][1]["instances"][1]["decode_verdict"].is_object());
+}
+
 TEST_F(CompareReport, TextFormsCarryEveryScenario) {
   const std::string table = report::render_table(*rep_);
   EXPECT_NE(table.find("peak GB/s (1 ms)"), std::string::npos);
@@ -116,8 +140,9 @@ TEST_F(CompareReport, HtmlIsSelfContainedWithCharts) {
   EXPECT_NE(html.find("<svg"), std::string::npos);
   EXPECT_EQ(html.find("<script"), std::string::npos);
   EXPECT_EQ(html.find("src=\"http"), std::string::npos);
-  EXPECT_NE(html.find("attainable 50.0 GB/s"), std::string::npos);  // the probe line
+  EXPECT_NE(html.find("device 50.0 GB/s"), std::string::npos);      // the device's roof
   EXPECT_NE(html.find("80 %: 40.0 GB/s"), std::string::npos);       // the bandwidth-bound line
+  EXPECT_NE(html.find("1 core: 30.0 GB/s"), std::string::npos);     // one instance's cores' roof
   const std::string svg = report::render_svg(*rep_);
   EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
   // One stacked area per instance per scenario: 1 + 2.

@@ -118,7 +118,7 @@ TEST_P(ColocateModes, TwoInstancesOverlapAndSumUp) {
   // Released together at the barrier: both were busy at once for a good part of the run.
   EXPECT_GT(*f.overlap_fraction, 0.2) << "overlap " << *f.overlap_s << " s of " << f.seconds << " s";
   for (const auto& g : f.instances) {
-    EXPECT_EQ(g.private_weights, m.weights == WeightMode::Private);
+    EXPECT_EQ(g.weights, weight_mode_name(m.weights));
     EXPECT_GT(g.ttft_ms, 0);
     EXPECT_GT(g.decode_tokens_per_s, 0);
     if (m.cores == CoreMode::Partition) {

@@ -30,7 +30,7 @@ namespace {
 using ojson = nlohmann::ordered_json;
 
 // Bumped when a key changes meaning or disappears; docs/bench-json.md describes each version.
-constexpr int kBenchSchemaVersion = 2;
+constexpr int kBenchSchemaVersion = 3;
 
 ojson samples_json(const Samples& s) {
   return {{"tokens_per_s", s.median()}, {"mean", s.mean()}, {"stddev", s.stddev()},
@@ -45,6 +45,18 @@ struct ProbeInfo {
   // that got faster since the probe was cached cannot push MBU past 100 %.
   double attainable_gbs() const {
     double a = result ? result->attainable_read_gbs() : 0;
+    if (before_gbs) a = std::max(a, *before_gbs);
+    if (after_gbs) a = std::max(a, *after_gbs);
+    return a;
+  }
+  // What `threads` threads read: the probe's figure for that many (pinned), or a bracket
+  // (taken on that many) when higher; the device's figure past the probe's thread counts.
+  double cores_gbs(int threads) const {
+    if (!result) return 0;
+    double a = 0;
+    for (const meter::ThreadFigures& f : result->per_threads)
+      if (f.threads == threads) a = f.read.best_gbs;
+    if (a == 0) return attainable_gbs();
     if (before_gbs) a = std::max(a, *before_gbs);
     if (after_gbs) a = std::max(a, *after_gbs);
     return a;
@@ -95,7 +107,8 @@ ojson phase_json(const meter::PhaseFigures& f, const meter::Verdict& v) {
   j["window_ms"] = double(f.windows.width_ns) * 1e-6;
   j["n_windows"] = f.windows.n_windows;
   j["gflops"] = f.gflops();
-  j["mbu"] = v.mbu;
+  j["mbu"] = v.mbu_device;
+  j["mbu_cores"] = v.mbu_cores;
   j["mfu"] = v.mfu;
   j["mbu_datasheet"] = v.mbu_datasheet ? ojson(*v.mbu_datasheet) : ojson(nullptr);
   j["verdict"] = {{"bound", meter::bound_name(v.bound)}, {"reason", v.reason}};
@@ -106,7 +119,8 @@ void print_phase(const char* name, const meter::PhaseFigures& f, const meter::Ve
   fmt::print("  {:<8} avg {:.2f} GB/s; {:.2f} ms windows: peak {:.2f}, p50 {:.2f}, p95 {:.2f} GB/s; {:.2f} MB per token; {:.1f} GFLOP/s\n",
              name, f.avg_gbs(), double(f.windows.width_ns) * 1e-6, f.windows.peak_gbs, f.windows.p50_gbs, f.windows.p95_gbs,
              f.bytes_per_token() / 1e6, f.gflops());
-  fmt::print("           MBU {:.1f} %, MFU {:.1f} %{} → {}\n", 100 * v.mbu, 100 * v.mfu,
+  fmt::print("           MBU {:.1f} % of the device, {:.1f} % of the cores used; MFU {:.1f} %{} → {}\n", 100 * v.mbu_device,
+             100 * v.mbu_cores, 100 * v.mfu,
              v.mbu_datasheet ? fmt::format(", MBU vs datasheet {:.1f} %", 100 * *v.mbu_datasheet) : "", v.reason);
 }
 
@@ -226,12 +240,18 @@ void add_bench(CLI::App& app) {
                                                             uint64_t(o->n_gen * o->batch * o->reps), width_ns);
     std::string roof_kernel = "no probe";
     const double roof_gflops = probe.result ? compute_roof(*probe.result, model.layers.at(0).attn_q.type, &roof_kernel) : 0;
+    // One instance: its threads' roof (the brackets ran on as many threads), the device's.
+    const int cpus = int(meter::device_info().cpus);
     auto judge = [&](const meter::PhaseFigures& f) {
       meter::VerdictInput in;
       in.achieved_gbs = f.avg_gbs();
-      in.attainable_gbs = probe.attainable_gbs();
       in.achieved_gflops = f.gflops();
-      in.peak_gflops = roof_gflops;
+      in.threads = o->threads;
+      in.core_roof_gbs = probe.cores_gbs(bracket_threads);
+      in.core_roof_gflops = cpus > 0 ? roof_gflops * double(bracket_threads) / double(cpus) : roof_gflops;
+      in.device_gbs = f.avg_gbs();
+      in.device_roof_gbs = probe.attainable_gbs();
+      in.free_cpus = std::max(0, cpus - o->threads);
       in.threshold = o->threshold;
       in.datasheet_gbs = o->peak_bw;
       return meter::judge(in);

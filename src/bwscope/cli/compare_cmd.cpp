@@ -89,6 +89,22 @@ double compute_roof(const meter::ProbeResult& p, const std::string& weight_type)
   return p.compute_peak_gflops;
 }
 
+// The roofs from the probe and the brackets: each figure the best of the probe's and the
+// brackets' taken on as many threads, so that a host that got faster since the probe was
+// cached cannot push MBU past 100 %.
+void set_roofs(report::ProbeSummary& roofs, const meter::ProbeResult& probe, const std::string& weight_type) {
+  auto best = [](double a, std::optional<double> b, std::optional<double> c) { return std::max({a, b.value_or(0), c.value_or(0)}); };
+  roofs.attainable_read_gbs = best(probe.attainable_read_gbs(), roofs.before_gbs, roofs.after_gbs);
+  roofs.read_by_threads.clear();
+  for (const meter::ThreadFigures& f : probe.per_threads) {
+    double gbs = f.read.best_gbs;
+    if (f.threads == roofs.instance_threads) gbs = best(gbs, roofs.instance_before_gbs, roofs.instance_after_gbs);
+    if (f.threads == roofs.cpus) gbs = best(gbs, roofs.before_gbs, roofs.after_gbs);
+    if (f.threads == int(roofs.read_by_threads.size()) + 1) roofs.read_by_threads.push_back(gbs);
+  }
+  roofs.compute_roof_gflops = compute_roof(probe, weight_type);
+}
+
 std::vector<std::string> mode_notes(const Options& o, const ColocateOptions& co, int n_cpus, int threads) {
   std::vector<std::string> notes;
   notes.push_back(co.isolation == Isolation::Process
@@ -103,11 +119,17 @@ std::vector<std::string> mode_notes(const Options& o, const ColocateOptions& co,
                                 "workers spin only briefly before sleeping on a futex, so a waiting worker gives its CPU to the other "
                                 "instance instead of burning it (spinning workers are why llama.cpp drops several-fold in this mode)",
                                 threads, n_cpus));
-  notes.push_back(co.weights == WeightMode::Shared
-                      ? "weights shared: every instance maps the same file, so its pages are resident once"
-                      : "weights private: each instance streams its own copy in anonymous memory, so a cache line one instance "
-                        "fetched cannot serve another, and memory grows by one model per instance (the copy is in the layout the "
-                        "kernels prefer: Q8_0/Q4_0 rows interleaved by 8, F32/F16/BF16 rows by 16, on AVX2 and AVX-512)");
+  if (co.weights == WeightMode::Shared)
+    notes.push_back("weights shared: one copy in the layout the kernels prefer (Q8_0/Q4_0 rows interleaved by 8, F32/F16/BF16 by 16), "
+                    "written once before the runs into a sealed memory object that every instance maps read-only, so it is resident "
+                    "once and a cache line one instance fetched can serve another");
+  else if (co.weights == WeightMode::Private)
+    notes.push_back("weights private: each instance streams its own copy in anonymous memory (in the layout the kernels prefer), so a "
+                    "cache line one instance fetched cannot serve another, and memory grows by one model per instance");
+  else
+    notes.push_back("weights file: every instance computes on the model file's own mapping (the page cache, resident once), in the "
+                    "file's row layout; the file is re-read first, so that its pages are the large ones readahead makes rather than "
+                    "what a writer left");
   if (o.schedule == "time-sliced" || o.schedule == "all")
     notes.push_back(fmt::format("time-sliced: one instance runs at a time, switching every {} decode steps; the device sees one "
                                 "instance's bandwidth and each request waits for the others' turns",
@@ -189,7 +211,19 @@ void run_compare(Options o) {
     if (!plan.fits()) fail("{} does not fit in memory: {}", s.name, plan.describe());
   }
 
+  // The weights every scenario computes on, made once: the shared copy (repacked) or the
+  // file re-read into the page cache.
+  fmt::print(stderr, "bwscope: {} ...\n", co.weights == WeightMode::Shared  ? "writing the shared copy of the weights"
+                                          : co.weights == WeightMode::File ? "re-reading the model file into the page cache"
+                                                                           : "checking the models");
+  co.prepared = prepare_weights(specs, co);
+  for (Scenario& s : scenarios) s.options.prepared = co.prepared;
+
   report::CompareReport rep;
+  rep.weights.mode = std::string(weight_mode_name(co.weights));
+  rep.weights.isa = co.prepared->isa;
+  for (const PreparedWeights::File& f : co.prepared->files)
+    rep.weights.files.push_back({f.model_path, f.bytes, f.shared ? f.shared->interleaved_bytes() : 0, f.seconds});
   rep.threshold = o.threshold;
   rep.window_ms = o.window_ms;
   rep.config = {{"models", o.models}, {"instances", o.instances}, {"isolation", o.isolation}, {"cores", o.cores},
@@ -204,6 +238,8 @@ void run_compare(Options o) {
   rep.memory_bytes = dev.memory_bytes;
   rep.notes = mode_notes(o, co, n_cpus, threads);
   rep.probe.datasheet_gbs = o.peak_bw;
+  rep.probe.cpus = n_cpus;
+  rep.probe.instance_threads = threads;
 
   std::optional<meter::ProbeResult> probe;
   if (o.probe != "none") {
@@ -212,7 +248,10 @@ void run_compare(Options o) {
       fmt::print(stderr, "bwscope: probing this device's bandwidth and compute peak once (stored in {}) ...\n", cache);
     probe = meter::cached_probe(meter::ProbeOptions{}, o.probe == "reprobe");
     rep.probe.source = "cache " + cache;
-    if (o.bracket_s > 0) rep.probe.before_gbs = meter::quick_read_probe(n_cpus, o.bracket_s);
+    if (o.bracket_s > 0) {
+      rep.probe.before_gbs = meter::quick_read_probe(n_cpus, o.bracket_s);
+      if (threads < n_cpus) rep.probe.instance_before_gbs = meter::quick_read_probe(threads, o.bracket_s);
+    }
   } else {
     rep.probe.source = "none";
   }
@@ -238,25 +277,11 @@ void run_compare(Options o) {
   ::sigaction(SIGINT, &old_sa, nullptr);
 
   if (probe) {
-    if (o.bracket_s > 0 && !interrupted) rep.probe.after_gbs = meter::quick_read_probe(n_cpus, o.bracket_s);
-    // The reference: the best read figure of the probe and both brackets (as bench does), so
-    // a host that got faster since the probe was cached cannot push MBU past 100 %.
-    rep.probe.attainable_read_gbs = std::max({probe->attainable_read_gbs(), rep.probe.before_gbs.value_or(0), rep.probe.after_gbs.value_or(0)});
-    rep.probe.compute_roof_gflops = compute_roof(*probe, rep.scenarios[0].instances.empty() ? "" : rep.scenarios[0].instances[0].weight_type);
-    for (report::ScenarioFigures& f : rep.scenarios) {
-      auto judge = [&](double gbs, double gflops) {
-        meter::VerdictInput in;
-        in.achieved_gbs = gbs;
-        in.attainable_gbs = rep.probe.attainable_read_gbs;
-        in.achieved_gflops = gflops;
-        in.peak_gflops = rep.probe.compute_roof_gflops;
-        in.threshold = o.threshold;
-        in.datasheet_gbs = o.peak_bw;
-        return meter::judge(in);
-      };
-      f.prefill_verdict = judge(f.prefill_gbs, f.prefill_gflops);
-      f.decode_verdict = judge(f.decode_gbs, f.decode_gflops);
+    if (o.bracket_s > 0 && !interrupted) {
+      rep.probe.after_gbs = meter::quick_read_probe(n_cpus, o.bracket_s);
+      if (threads < n_cpus) rep.probe.instance_after_gbs = meter::quick_read_probe(threads, o.bracket_s);
     }
+    set_roofs(rep.probe, *probe, rep.scenarios[0].instances.empty() ? "" : rep.scenarios[0].instances[0].weight_type);
   }
   report::finish_report(rep);
   if (interrupted) {
@@ -298,8 +323,10 @@ void add_compare(CLI::App& app) {
       ->check(CLI::IsMember({"process", "thread"}));
   sub->add_option("--cores", o->cores, "partition (own pinned CPUs) or share (all CPUs each)")->capture_default_str()
       ->check(CLI::IsMember({"partition", "share"}));
-  sub->add_option("--weights", o->weights, "shared (one mapping) or private (a copy per instance, in the layout the kernels prefer)")->capture_default_str()
-      ->check(CLI::IsMember({"shared", "private"}));
+  sub->add_option("--weights", o->weights,
+                  "shared (one copy in the layout the kernels prefer, mapped by every instance), private (a copy per instance) or "
+                  "file (computed on the file's mapping)")
+      ->capture_default_str()->check(CLI::IsMember({"shared", "private", "file"}));
   sub->add_option("--schedule", o->schedule, "parallel, time-sliced, staggered, or all (each, then which is best)")->capture_default_str()
       ->check(CLI::IsMember({"parallel", "time-sliced", "staggered", "all"}));
   sub->add_option("--slice-steps", o->slice_steps, "time-sliced: decode steps per turn")->capture_default_str()->check(CLI::Range(1, 100000));

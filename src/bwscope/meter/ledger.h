@@ -3,6 +3,7 @@
 // instance's main thread into a preallocated buffer: no allocation, no lock, O(1) per op.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -54,9 +55,13 @@ class Ledger {
   uint32_t instance() const { return instance_; }
   bool enabled() const { return enabled_; }
   void set_enabled(bool on) { enabled_ = on; }
+  // When set, every enabled record adds its model traffic (weights + KV read + KV write) to
+  // `counter`: a live byte count another thread or process can read while the run goes on.
+  void set_live_counter(std::atomic<uint64_t>* counter) { live_ = counter; }
   // Appends when enabled; when full, counts the record as dropped instead.
   void record(const Record& r) {
     if (!enabled_) return;
+    if (live_) live_->fetch_add(r.weight_bytes + r.kv_read_bytes + r.kv_write_bytes, std::memory_order_relaxed);
     if (size_ < records_.size()) {
       records_[size_] = r;
       records_[size_].instance = instance_;
@@ -75,6 +80,7 @@ class Ledger {
   uint64_t dropped_ = 0;
   uint32_t instance_;
   bool enabled_ = true;
+  std::atomic<uint64_t>* live_ = nullptr;
 };
 
 }  // namespace bwscope::meter

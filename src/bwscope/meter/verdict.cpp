@@ -1,7 +1,8 @@
-// The verdict: bandwidth-bound when MBU reaches the threshold; otherwise the nearer roof
-// (compute, when MFU is the larger fraction of its roof) or neither (latency and overhead).
+// The verdict: the device's roof first (saturated), then the cores' (core-bound), then the
+// nearer of the cores' bandwidth and compute roofs.
 #include "bwscope/meter/verdict.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -15,13 +16,17 @@ void check(double v, const char* what) {
   if (!std::isfinite(v) || v < 0) fail("verdict: {} = {} is not a finite non-negative number", what, v);
 }
 
-std::string pct(double fraction) { return fmt::format("{:.1f} %", 100.0 * fraction); }
+std::string pct(double fraction) { return fmt::format("{:.0f} %", 100.0 * fraction); }
+std::string cores(int threads) { return threads == 1 ? "its core" : fmt::format("its {} cores", threads); }
+std::string each(int n) { return n == 1 ? "the instance" : "each instance"; }
+std::string together(int n) { return n == 1 ? "it" : fmt::format("the {} together", n); }
 
 }  // namespace
 
 std::string bound_name(Bound b) {
   switch (b) {
-    case Bound::Bandwidth: return "bandwidth";
+    case Bound::Device: return "device";
+    case Bound::Cores: return "cores";
     case Bound::Compute: return "compute";
     default: return "neither";
   }
@@ -29,43 +34,62 @@ std::string bound_name(Bound b) {
 
 Verdict judge(const VerdictInput& in) {
   check(in.achieved_gbs, "achieved bandwidth");
-  check(in.attainable_gbs, "attainable bandwidth");
   check(in.achieved_gflops, "achieved GFLOP/s");
-  check(in.peak_gflops, "peak GFLOP/s");
+  check(in.core_roof_gbs, "the cores' read bandwidth");
+  check(in.core_roof_gflops, "the cores' GFLOP/s");
+  check(in.device_gbs, "the device's bandwidth");
+  check(in.device_roof_gbs, "the device's read bandwidth");
   if (!(in.threshold > 0 && in.threshold <= 1)) fail("verdict: threshold {} is not in (0, 1]", in.threshold);
   if (in.datasheet_gbs && !(std::isfinite(*in.datasheet_gbs) && *in.datasheet_gbs > 0))
     fail("verdict: datasheet bandwidth {} GB/s is not a positive number", *in.datasheet_gbs);
 
   Verdict v;
-  v.mbu = in.attainable_gbs > 0 ? in.achieved_gbs / in.attainable_gbs : 0;
-  v.mfu = in.peak_gflops > 0 ? in.achieved_gflops / in.peak_gflops : 0;
-  if (in.datasheet_gbs) v.mbu_datasheet = in.achieved_gbs / *in.datasheet_gbs;
+  v.mbu_cores = in.core_roof_gbs > 0 ? in.achieved_gbs / in.core_roof_gbs : 0;
+  v.mbu_device = in.device_roof_gbs > 0 ? in.device_gbs / in.device_roof_gbs : 0;
+  v.mfu = in.core_roof_gflops > 0 ? in.achieved_gflops / in.core_roof_gflops : 0;
+  if (in.datasheet_gbs) v.mbu_datasheet = in.device_gbs / *in.datasheet_gbs;
 
-  const std::string bw = in.attainable_gbs > 0
-                             ? fmt::format("{:.2f} GB/s is {} of the attainable {:.2f} GB/s", in.achieved_gbs, pct(v.mbu), in.attainable_gbs)
-                             : fmt::format("{:.2f} GB/s against no attainable-bandwidth figure", in.achieved_gbs);
-  const std::string fl = in.peak_gflops > 0
-                             ? fmt::format("{:.1f} GFLOP/s is {} of the compute probe's {:.1f} GFLOP/s", in.achieved_gflops, pct(v.mfu), in.peak_gflops)
-                             : fmt::format("{:.1f} GFLOP/s against no compute-probe figure", in.achieved_gflops);
+  const int n = std::max(1, in.n_instances);
+  const std::string core_part =
+      in.core_roof_gbs > 0 ? fmt::format("{} reads {} of what {} can ({:.1f} of {:.1f} GB/s)", each(n), pct(v.mbu_cores), cores(in.threads),
+                                         in.achieved_gbs, in.core_roof_gbs)
+                           : fmt::format("{} reads {:.1f} GB/s (no figure for {})", each(n), in.achieved_gbs, cores(in.threads));
+  const std::string device_part =
+      in.device_roof_gbs > 0
+          ? fmt::format("{} use {} of the device's {:.1f} GB/s", together(n), pct(v.mbu_device), in.device_roof_gbs)
+          : fmt::format("{} move {:.1f} GB/s (no figure for the device)", together(n), in.device_gbs);
+  const std::string compute_part =
+      in.core_roof_gflops > 0 ? fmt::format("{:.1f} GFLOP/s is {} of what {} compute ({:.1f})", in.achieved_gflops, pct(v.mfu),
+                                            cores(in.threads), in.core_roof_gflops)
+                              : fmt::format("{:.1f} GFLOP/s (no compute figure)", in.achieved_gflops);
   std::string extra;
   if (v.mbu_datasheet) extra += fmt::format("; {} of the datasheet {:.1f} GB/s", pct(*v.mbu_datasheet), *in.datasheet_gbs);
   // Above 100 % the probe, not the model, is wrong: it missed a faster access pattern or the
   // host was busier while it ran.
-  if (v.mbu > 1) extra += "; MBU above 100 %: the probe underestimates this device, re-probe closer to the run";
+  if (v.mbu_cores > 1 || v.mbu_device > 1) extra += "; above 100 %: the probe underestimates this device, re-probe closer to the run";
 
-  if (in.attainable_gbs <= 0 && in.peak_gflops <= 0) {
+  const std::string threshold = pct(in.threshold);
+  if (in.core_roof_gbs <= 0 && in.device_roof_gbs <= 0 && in.core_roof_gflops <= 0) {
     v.bound = Bound::Neither;
-    v.reason = fmt::format("no probe figures to judge against: {}; {}{}", bw, fl, extra);
-  } else if (in.attainable_gbs > 0 && v.mbu >= in.threshold) {
-    v.bound = Bound::Bandwidth;
-    v.reason = fmt::format("bandwidth-bound: {} (threshold {}); {}{}", bw, pct(in.threshold), fl, extra);
-  } else if (v.mfu > v.mbu) {
+    v.reason = fmt::format("no probe figures to judge against: {}; {}; {}{}", core_part, device_part, compute_part, extra);
+  } else if (in.device_roof_gbs > 0 && v.mbu_device >= in.threshold) {
+    v.bound = Bound::Device;
+    v.reason = fmt::format("device-bound: {} (threshold {}), so the memory system is saturated and another model would only share "
+                           "it; {}{}",
+                           device_part, threshold, core_part, extra);
+  } else if (in.core_roof_gbs > 0 && v.mbu_cores >= in.threshold) {
+    v.bound = Bound::Cores;
+    const std::string headroom = in.free_cpus > 0 ? "another model on the free cores would add bandwidth"
+                                                   : "more cores per instance would add bandwidth";
+    v.reason = fmt::format("core-bound: {} (threshold {}), while {}: the device has headroom, {}{}", core_part, threshold, device_part,
+                           headroom, extra);
+  } else if (v.mfu > v.mbu_cores) {
     v.bound = Bound::Compute;
-    v.reason = fmt::format("nearer the compute roof: {}, while {} (below the {} threshold){}", fl, bw, pct(in.threshold), extra);
+    v.reason = fmt::format("nearer the compute roof: {}, while {} and {}{}", compute_part, core_part, device_part, extra);
   } else {
     v.bound = Bound::Neither;
-    v.reason = fmt::format("neither roof reached (latency and overhead limit it): {} (below the {} threshold) and {}{}", bw,
-                           pct(in.threshold), fl, extra);
+    v.reason = fmt::format("neither roof reached (latency and overhead limit it): {} and {} (threshold {}); {}{}", core_part,
+                           device_part, threshold, compute_part, extra);
   }
   return v;
 }

@@ -67,15 +67,26 @@ std::string axes(const Frame& f, const std::string& x_label, const std::string& 
   return s;
 }
 
-// Horizontal reference lines: the attainable peak and the bandwidth-bound threshold.
+// Horizontal reference lines: the device's read bandwidth, the bandwidth-bound threshold on it,
+// and what one instance's cores read (the roof an instance alone is judged against).
 std::string reference_lines(const Frame& f, const CompareReport& r) {
   if (r.probe.attainable_read_gbs <= 0) return "";
-  const double peak = r.probe.attainable_read_gbs, line = peak * r.threshold;
   std::string s;
-  s += fmt::format(R"(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="#c0392b" stroke-width="1.5" stroke-dasharray="6 4"/>)", f.l, f.y(peak), f.w - f.r, f.y(peak));
-  s += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" class="ref" fill="#c0392b">attainable {:.1f} GB/s</text>)", f.w - f.r + 6, f.y(peak) + 4, peak);
-  s += fmt::format(R"(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="#e67e22" stroke-width="1.5" stroke-dasharray="2 3"/>)", f.l, f.y(line), f.w - f.r, f.y(line));
-  s += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" class="ref" fill="#e67e22">{:.0f} %: {:.1f} GB/s</text>)", f.w - f.r + 6, f.y(line) + 4, 100 * r.threshold, line);
+  auto line = [&](double v, const char* colour, const char* dash, const std::string& label) {
+    s += fmt::format(R"(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="{}" stroke-width="1.5" stroke-dasharray="{}"/>)", f.l,
+                     f.y(v), f.w - f.r, f.y(v), colour, dash);
+    s += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" class="ref" fill="{}">{}</text>)", f.w - f.r + 6, f.y(v) + 4, colour, esc(label));
+  };
+  const double peak = r.probe.attainable_read_gbs, bound = peak * r.threshold;
+  line(peak, "#c0392b", "6 4", fmt::format("device {:.1f} GB/s", peak));
+  line(bound, "#e67e22", "2 3", fmt::format("{:.0f} %: {:.1f} GB/s", 100 * r.threshold, bound));
+  const int t = r.probe.instance_threads;
+  const double cores = r.probe.read_for(t);
+  // Labels 14 px apart at least, or the core's line goes unlabelled rather than overprinted.
+  if (t > 0 && t < r.probe.cpus && cores > 0) {
+    const bool room = std::abs(f.y(cores) - f.y(peak)) > 13 && std::abs(f.y(cores) - f.y(bound)) > 13;
+    line(cores, "#7f8c8d", "8 3 2 3", room ? fmt::format("{} core{}: {:.1f} GB/s", t, t == 1 ? "" : "s", cores) : "");
+  }
   return s;
 }
 
@@ -243,8 +254,7 @@ std::string render_html(const CompareReport& r) {
                      esc(s.name), s.completed ? "" : " (incomplete)", s.avg_gbs, s.device.peak_gbs, s.prefill_gbs, s.decode_gbs, format_ms(s.ttft_ms),
                      format_ms(s.tpot_p50_ms), format_ms(s.tpot_p99_ms), s.tokens_per_s, double(s.memory_bytes) / (1024.0 * 1024 * 1024),
                      s.overlap_fraction ? fmt::format("{:.0f} %", 100 * *s.overlap_fraction) : "–",
-                     s.decode_verdict ? esc(fmt::format("{} (MBU {:.0f} %)", meter::bound_name(s.decode_verdict->bound), 100 * s.decode_verdict->mbu))
-                                      : "no probe");
+                     esc(verdict_short(s.decode_verdict)));
   }
   h += "</table>\n";
   if (!r.ratios.empty()) {
@@ -264,7 +274,7 @@ std::string render_html(const CompareReport& r) {
       h += fmt::format("<tr><td>{}</td><td class=\"v\">{}</td><td class=\"v\">{} ({}, {} weights, batch {})</td><td class=\"v\">{}{}</td><td>{:.1f}</td><td>{:.1f}</td>"
                        "<td>{:.1f}</td><td>{}</td><td>{} / {}</td><td>{:.1f}</td><td class=\"v\">{}</td></tr>\n",
                        esc(s.name), esc(g.name), esc(g.model_path.substr(g.model_path.find_last_of('/') + 1)), esc(g.weight_type),
-                       g.private_weights ? "private" : "shared", g.batch, g.threads == 1 ? "1 thread" : fmt::format("{} threads", g.threads),
+                       g.weights, g.batch, g.threads == 1 ? "1 thread" : fmt::format("{} threads", g.threads),
                        g.cpus.empty() ? ", all CPUs" : fmt::format(", CPU {}", fmt::join(g.cpus, ",")), g.prefill_gbs, g.decode_gbs, g.peak_gbs,
                        format_ms(g.ttft_ms), format_ms(g.tpot_p50_ms), format_ms(g.tpot_p99_ms), g.decode_tokens_per_s, g.completed ? "ok" : esc(g.error));
   h += "</table>\n<h2>How it was measured</h2>\n<ul>";

@@ -9,11 +9,13 @@ namespace {
 using ojson = nlohmann::ordered_json;
 
 ojson opt(const std::optional<double>& v) { return v ? ojson(*v) : ojson(nullptr); }
+ojson bytes_or_null(uint64_t b) { return b ? ojson(b) : ojson(nullptr); }
+ojson positive_or_null(double v) { return v > 0 ? ojson(v) : ojson(nullptr); }
 
 ojson verdict_json(const std::optional<meter::Verdict>& v) {
   if (!v) return nullptr;
-  return {{"bound", meter::bound_name(v->bound)}, {"mbu", v->mbu}, {"mfu", v->mfu}, {"mbu_datasheet", opt(v->mbu_datasheet)},
-          {"reason", v->reason}};
+  return {{"bound", meter::bound_name(v->bound)}, {"mbu_cores", v->mbu_cores}, {"mbu_device", v->mbu_device}, {"mfu", v->mfu},
+          {"mbu_datasheet", opt(v->mbu_datasheet)}, {"reason", v->reason}};
 }
 
 ojson instance_json(const InstanceFigures& g) {
@@ -44,8 +46,12 @@ ojson instance_json(const InstanceFigures& g) {
   j["bytes"] = {{"model_traffic", g.bytes}, {"weights", g.weight_bytes_read}, {"kv_read", g.kv_read_bytes},
                 {"kv_write", g.kv_write_bytes}, {"activations", g.act_bytes},
                 {"decode_weights_per_step", g.decode_weight_bytes_per_step}};
-  j["memory"] = {{"weight_bytes", g.weight_bytes}, {"private_weights", g.private_weights}, {"kv_bytes", g.kv_bytes},
-                 {"scratch_bytes", g.scratch_bytes}, {"peak_rss_bytes", g.peak_rss_bytes ? ojson(g.peak_rss_bytes) : ojson(nullptr)}};
+  j["memory"] = {{"weights", g.weights}, {"weight_bytes", g.weight_bytes}, {"kv_bytes", g.kv_bytes},
+                 {"scratch_bytes", g.scratch_bytes}, {"peak_rss_bytes", bytes_or_null(g.peak_rss_bytes)},
+                 {"rss_bytes", bytes_or_null(g.rss_bytes)}, {"pss_bytes", bytes_or_null(g.pss_bytes)},
+                 {"weights_mapping", g.weights_inode ? ojson{{"inode", g.weights_inode}, {"rss_bytes", g.weights_rss_bytes}} : ojson(nullptr)}};
+  j["prefill_verdict"] = verdict_json(g.prefill_verdict);
+  j["decode_verdict"] = verdict_json(g.decode_verdict);
   return j;
 }
 
@@ -76,6 +82,8 @@ ojson scenario_json(const ScenarioFigures& s, double window_ms) {
   a["tpot_p50_ms"] = s.tpot_p50_ms;
   a["tpot_p99_ms"] = s.tpot_p99_ms;
   a["memory_bytes"] = s.memory_bytes;
+  a["resident_bytes"] = bytes_or_null(s.resident_bytes);
+  a["resident_how"] = s.resident_how.empty() ? ojson(nullptr) : ojson(s.resident_how);
   a["prefill_verdict"] = verdict_json(s.prefill_verdict);
   a["decode_verdict"] = verdict_json(s.decode_verdict);
   j["aggregate"] = a;
@@ -95,14 +103,25 @@ nlohmann::ordered_json render_json(const CompareReport& r) {
   j["failures"] = r.failures;
   j["config"] = r.config;
   j["device"] = {{"kind", "cpu"}, {"cpu_model", r.cpu_model}, {"cpus", r.cpus}, {"memory_bytes", r.memory_bytes}};
-  j["probe"] = {{"source", r.probe.source},
-                {"attainable_read_gbs", r.probe.attainable_read_gbs > 0 ? ojson(r.probe.attainable_read_gbs) : ojson(nullptr)},
-                {"bracket_before_gbs", opt(r.probe.before_gbs)},
-                {"bracket_after_gbs", opt(r.probe.after_gbs)},
-                {"drift_pct", opt(r.probe.drift_pct())},
-                {"compute_roof_gflops", r.probe.compute_roof_gflops > 0 ? ojson(r.probe.compute_roof_gflops) : ojson(nullptr)},
-                {"datasheet_gbs", opt(r.probe.datasheet_gbs)},
+  const ProbeSummary& p = r.probe;
+  j["probe"] = {{"source", p.source},
+                {"attainable_read_gbs", positive_or_null(p.attainable_read_gbs)},
+                {"bracket_before_gbs", opt(p.before_gbs)},
+                {"bracket_after_gbs", opt(p.after_gbs)},
+                {"drift_pct", opt(p.drift_pct())},
+                {"read_gbs_by_threads", p.read_by_threads},
+                {"instance_threads", p.instance_threads},
+                {"instance_read_gbs", positive_or_null(p.read_for(p.instance_threads))},
+                {"instance_bracket_before_gbs", opt(p.instance_before_gbs)},
+                {"instance_bracket_after_gbs", opt(p.instance_after_gbs)},
+                {"compute_roof_gflops", positive_or_null(p.compute_roof_gflops)},
+                {"instance_compute_gflops", positive_or_null(p.compute_for(p.instance_threads))},
+                {"datasheet_gbs", opt(p.datasheet_gbs)},
                 {"threshold", r.threshold}};
+  ojson w = {{"mode", r.weights.mode}, {"isa", r.weights.isa}, {"files", ojson::array()}};
+  for (const WeightsSummary::File& f : r.weights.files)
+    w["files"].push_back({{"model", f.model_path}, {"bytes", f.bytes}, {"interleaved_bytes", f.interleaved_bytes}, {"seconds", f.seconds}});
+  j["weights"] = w;
   j["scenarios"] = ojson::array();
   for (const ScenarioFigures& s : r.scenarios) j["scenarios"].push_back(scenario_json(s, r.window_ms));
   j["ratios"] = ojson::array();

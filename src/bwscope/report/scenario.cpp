@@ -123,12 +123,17 @@ ScenarioFigures scenario_figures(const ColocateResult& result, const std::string
     g.decode_gflops = dec.gflops();
     g.decode_weight_bytes_per_step = g.steps_done > 1 ? decode_weight / double(g.steps_done - 1) : 0;
     g.weight_bytes = r.weight_bytes;
-    g.private_weights = r.private_weights;
+    g.weights = std::string(weight_mode_name(r.weights));
     g.kv_bytes = r.kv_bytes;
     g.scratch_bytes = r.scratch_bytes;
     g.peak_rss_bytes = r.peak_rss_bytes;
-    // Resident weights: a private copy per instance, a shared file once.
-    if (r.private_weights) f.memory_bytes += r.weight_bytes;
+    g.rss_bytes = r.rss_bytes;
+    g.pss_bytes = r.pss_bytes;
+    g.weights_inode = r.weights_inode;
+    g.weights_rss_bytes = r.weights_rss_bytes;
+    f.cpus_used += int(r.cpus.size());
+    // Resident weights: a private copy per instance, a shared copy or file once.
+    if (r.weights == WeightMode::Private) f.memory_bytes += r.weight_bytes;
     else if (shared_files.insert(r.model_path).second) f.memory_bytes += r.weight_bytes;
     f.memory_bytes += r.kv_bytes + r.scratch_bytes;
     f.n_requests += int(r.batch);
@@ -140,6 +145,8 @@ ScenarioFigures scenario_figures(const ColocateResult& result, const std::string
     if (have_span) parts.push_back(meter::bandwidth_series(r.records, result.go_ns, result.end_ns, width_ns));
     f.instances.push_back(std::move(g));
   }
+  f.resident_bytes = result.resident_bytes;
+  f.resident_how = result.resident_how;
   f.tpot_p50_ms = ms(meter::percentile(tpots, 0.5));
   f.tpot_p99_ms = ms(meter::percentile(tpots, 0.99));
   for (const InstanceFigures& g : f.instances) f.bytes += g.bytes;

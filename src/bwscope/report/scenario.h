@@ -36,7 +36,11 @@ struct InstanceFigures {
   double decode_weight_bytes_per_step = 0;
   double prefill_gflops = 0, decode_gflops = 0;
   uint64_t weight_bytes = 0, kv_bytes = 0, scratch_bytes = 0, peak_rss_bytes = 0;
-  bool private_weights = false;
+  std::string weights;           // shared, private or file: what the engine computed on
+  // Measured at the end of the run (process isolation; 0: unknown): see InstanceResult.
+  uint64_t rss_bytes = 0, pss_bytes = 0, weights_inode = 0, weights_rss_bytes = 0;
+  // Against the roofs of its own cores and the device's (filled by the caller from the probe).
+  std::optional<meter::Verdict> prefill_verdict, decode_verdict;
 };
 
 struct ScenarioFigures {
@@ -58,13 +62,17 @@ struct ScenarioFigures {
   double ttft_ms = 0;            // mean over instances
   double ttft_max_ms = 0;
   double tpot_p50_ms = 0, tpot_p99_ms = 0;  // over every instance's steps
-  uint64_t memory_bytes = 0;     // weights resident (shared once / private each) + KV + activations
+  uint64_t memory_bytes = 0;     // computed: weights resident (shared or file once / private each) + KV + activations
+  uint64_t resident_bytes = 0;   // measured at the end of the run (ColocateResult::resident_bytes); 0: unknown
+  std::string resident_how;
+  int cpus_used = 0;             // CPUs the instances were pinned to (0 when not pinned: all)
   std::vector<InstanceFigures> instances;
   // The series on one grid: window i of instance k is instance_gbs[k][i]; device = their sum.
   int64_t t0_ns = 0, width_ns = 0;
   std::vector<std::vector<double>> instance_gbs;
   std::vector<double> device_gbs;
-  // Filled by the caller from the probe (absent without one).
+  // Filled by the caller from the probe (absent without one): the mean instance against its
+  // cores' roof, all of them together against the device's.
   std::optional<meter::Verdict> prefill_verdict, decode_verdict;
 };
 

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "bwscope/base/error.h"
+#include "bwscope/base/mapped_file.h"
 #include "bwscope/engine/engine.h"
 #include "bwscope/format/gguf.h"
 #include "bwscope/meter/ledger.h"
@@ -23,7 +24,9 @@ namespace bwscope {
 
 std::string_view isolation_name(Isolation v) { return v == Isolation::Process ? "process" : "thread"; }
 std::string_view core_mode_name(CoreMode v) { return v == CoreMode::Partition ? "partition" : "share"; }
-std::string_view weight_mode_name(WeightMode v) { return v == WeightMode::Shared ? "shared" : "private"; }
+std::string_view weight_mode_name(WeightMode v) {
+  return v == WeightMode::Shared ? "shared" : v == WeightMode::Private ? "private" : "file";
+}
 std::string_view schedule_name(Schedule v) {
   return v == Schedule::Parallel ? "parallel" : v == Schedule::TimeSliced ? "time-sliced" : "staggered";
 }
@@ -41,7 +44,8 @@ CoreMode parse_core_mode(const std::string& flag, const std::string& v) {
 WeightMode parse_weight_mode(const std::string& flag, const std::string& v) {
   if (v == "shared") return WeightMode::Shared;
   if (v == "private") return WeightMode::Private;
-  fail("{} {}: expected shared or private", flag, v);
+  if (v == "file") return WeightMode::File;
+  fail("{} {}: expected shared, private or file", flag, v);
 }
 Schedule parse_schedule(const std::string& flag, const std::string& v) {
   if (v == "parallel") return Schedule::Parallel;
@@ -165,11 +169,15 @@ EngineOptions engine_options_for(const InstancePlan& p, const ColocateOptions& o
   eo.n_ctx = p.spec.n_prompt + p.spec.n_gen;
   eo.max_batch = std::clamp<int64_t>(p.spec.batch * p.spec.n_prompt, p.spec.batch, 512);
   eo.kv_type = o.kv_type;
-  if (!o.isa.empty()) {
-    eo.ops = kernels::ops_by_name(o.isa);
-    if (!eo.ops) fail("--isa {}: not available on this CPU (scalar, avx2, avx512)", o.isa);
-  }
+  eo.ops = &kernel_table(o);
   return eo;
+}
+
+const kernels::Ops& kernel_table(const ColocateOptions& o) {
+  if (o.isa.empty()) return kernels::best_ops();
+  const kernels::Ops* ops = kernels::ops_by_name(o.isa);
+  if (!ops) fail("--isa {}: not available on this CPU (scalar, avx2, avx512)", o.isa);
+  return *ops;
 }
 }  // namespace colo
 
@@ -196,11 +204,50 @@ ModelHeader read_header(const std::string& path) {
 
 }  // namespace
 
+const SharedWeights* PreparedWeights::shared_for(const std::string& model_path) const {
+  for (const File& f : files)
+    if (f.model_path == model_path) return f.shared.get();
+  return nullptr;
+}
+
+uint64_t PreparedWeights::shared_bytes() const {
+  uint64_t total = 0;
+  for (const File& f : files)
+    if (f.shared) total += f.shared->bytes();
+  return total;
+}
+
+std::shared_ptr<const PreparedWeights> prepare_weights(const std::vector<InstanceSpec>& specs, const ColocateOptions& o) {
+  auto p = std::make_shared<PreparedWeights>();
+  p->mode = o.weights;
+  const kernels::Ops& ops = colo::kernel_table(o);
+  p->isa = std::string(ops.isa);
+  std::set<std::string> seen;
+  for (const InstanceSpec& s : specs) {
+    if (!seen.insert(s.model_path).second) continue;
+    PreparedWeights::File f;
+    f.model_path = s.model_path;
+    const int64_t t0 = meter::now_ns();
+    if (o.weights == WeightMode::Shared) {
+      // Every CPU the run may use writes the copy: nothing else runs yet.
+      const int threads = int((o.cpus.empty() ? allowed_cpus() : o.cpus).size());
+      f.shared = SharedWeights::create(s.model_path, ops, threads);
+      f.bytes = f.shared->bytes();
+    } else if (o.weights == WeightMode::File && !is_hf_checkpoint_path(s.model_path)) {
+      f.bytes = refresh_page_cache(s.model_path);
+    }
+    f.seconds = double(meter::now_ns() - t0) * 1e-9;
+    p->files.push_back(std::move(f));
+  }
+  return p;
+}
+
 std::string MemoryPlan::describe() const {
   std::set<std::string> files;
   for (const Item& i : instances) files.insert(i.model_path);
-  const std::string how = private_weights ? fmt::format("a private copy for each of {} instance(s)", instances.size())
-                                          : fmt::format("{} shared file mapping(s)", files.size());
+  const std::string how = weights == WeightMode::Private ? fmt::format("a private copy for each of {} instance(s)", instances.size())
+                          : weights == WeightMode::Shared ? fmt::format("{} shared cop{}", files.size(), files.size() == 1 ? "y" : "ies")
+                                                          : fmt::format("{} file mapping(s)", files.size());
   return fmt::format("{} instance(s) need {:.2f} GiB: weights {:.2f} GiB ({}) + KV caches {:.2f} GiB + activations {:.2f} GiB; "
                      "{:.2f} GiB available",
                      instances.size(), double(total()) / kGiB, double(weights_resident) / kGiB, how, double(kv_bytes) / kGiB,
@@ -211,7 +258,7 @@ MemoryPlan plan_memory(const std::vector<InstanceSpec>& specs, const ColocateOpt
   const std::vector<colo::InstancePlan> plans = colo::plan_instances(specs, o);
   std::map<std::string, ModelHeader> headers;
   MemoryPlan m;
-  m.private_weights = o.weights == WeightMode::Private;
+  m.weights = o.weights;
   for (const colo::InstancePlan& p : plans) {
     if (!headers.count(p.spec.model_path)) headers[p.spec.model_path] = read_header(p.spec.model_path);
     const ModelHeader& h = headers.at(p.spec.model_path);
@@ -219,12 +266,18 @@ MemoryPlan plan_memory(const std::vector<InstanceSpec>& specs, const ColocateOpt
     m.instances.push_back({p.spec.name, p.spec.model_path, h.weight_bytes, em.kv_bytes, em.scratch_bytes});
     m.kv_bytes += em.kv_bytes;
     m.scratch_bytes += em.scratch_bytes;
-    // Private: an anonymous copy per instance. Shared: the file's pages once, whoever maps it.
     if (o.weights == WeightMode::Private) m.weights_resident += h.weight_bytes;
   }
-  if (o.weights == WeightMode::Shared)
-    for (const auto& [path, h] : headers) m.weights_resident += h.weight_bytes;
+  // Shared: each model's copy once (the object's size once it is made); file: the file's
+  // pages once, whoever maps them.
+  const PreparedWeights* prepared = o.prepared && o.prepared->mode == o.weights ? o.prepared.get() : nullptr;
+  if (o.weights != WeightMode::Private)
+    for (const auto& [path, h] : headers) {
+      const SharedWeights* sw = prepared ? prepared->shared_for(path) : nullptr;
+      m.weights_resident += sw ? sw->bytes() : h.weight_bytes;
+    }
   m.available_bytes = o.assume_available_bytes > 0 ? o.assume_available_bytes : mem_available_bytes();
+  if (prepared) m.available_bytes += prepared->shared_bytes();
   return m;
 }
 

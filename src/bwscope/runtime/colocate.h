@@ -7,18 +7,23 @@
 #include <csignal>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "bwscope/base/dtype.h"
 #include "bwscope/meter/ledger.h"
+#include "bwscope/runtime/shared_weights.h"
 
 namespace bwscope {
 
 enum class Isolation { Process, Thread };
 enum class CoreMode { Partition, Share };
-enum class WeightMode { Shared, Private };
+// shared: one copy in the layout the kernels prefer, written once, mapped read-only by every
+// instance (SharedWeights); private: a copy per instance in that layout; file: computed on the
+// file's own mapping (the page cache, shared by every instance).
+enum class WeightMode { Shared, Private, File };
 enum class Schedule { Parallel, TimeSliced, Staggered };
 
 std::string_view isolation_name(Isolation v);
@@ -50,13 +55,40 @@ struct InstanceProgress {
   std::string state;          // loading, ready, waiting, prefill, decode, done, failed, stopped
   int64_t steps_done = 0;     // prefill counts as one step, then one per decode step
   int64_t steps_total = 0;
-  double gbs_now = 0;         // ledger bytes per second since the previous report
+  // Ledger bytes per second over a trailing window of at least one second and of at least one
+  // and a half of its recent decode steps, so a step longer than the refresh does not make it
+  // flicker between its rate and zero.
+  double gbs_now = 0;
+  double window_s = 0;        // the window gbs_now is over
 };
 struct Progress {
   double elapsed_s = 0;       // since the start barrier (0 before it)
   std::vector<InstanceProgress> instances;
   double total_gbs_now = 0;
 };
+
+// What the weights need before any instance starts: for shared weights the object each
+// model's instances map (made once, and kept for every run given the same PreparedWeights);
+// for file weights each file re-read into the page cache (refresh_page_cache); nothing for
+// private weights (each instance makes its own copy).
+struct PreparedWeights {
+  WeightMode mode = WeightMode::Shared;
+  std::string isa;               // the kernel table the shared objects are laid out for
+  struct File {
+    std::string model_path;
+    std::shared_ptr<const SharedWeights> shared;  // shared mode
+    uint64_t bytes = 0;          // the shared object's size, or the bytes re-read (file mode)
+    double seconds = 0;          // making the object, or re-reading the file
+  };
+  std::vector<File> files;       // one per distinct model
+  const SharedWeights* shared_for(const std::string& model_path) const;
+  uint64_t shared_bytes() const;  // all shared objects together
+};
+
+struct ColocateOptions;
+// Prepares the weights of `specs` for `options.weights` (see PreparedWeights). Throws Error
+// naming the file when a model cannot be loaded or an object cannot be made.
+std::shared_ptr<const PreparedWeights> prepare_weights(const std::vector<InstanceSpec>& specs, const ColocateOptions& options);
 
 struct ColocateOptions {
   Isolation isolation = Isolation::Process;
@@ -71,6 +103,9 @@ struct ColocateOptions {
   DType kv_type = DType::F16;
   std::vector<int> cpus;      // CPUs to use; empty: those sched_getaffinity allows
   uint64_t assume_available_bytes = 0;  // fit check against this instead of MemAvailable
+  // From prepare_weights() for the same specs and weight mode; run_colocated() prepares them
+  // itself when this is null.
+  std::shared_ptr<const PreparedWeights> prepared;
   double progress_interval_s = 0.25;
   std::function<void(const Progress&)> on_progress;
   // When it becomes non-zero (a SIGINT handler sets it), every instance stops after its
@@ -91,9 +126,15 @@ struct InstanceResult {
   int64_t prefill_t0_ns = 0, prefill_t1_ns = 0;
   int64_t end_ns = 0;
   uint64_t weight_bytes = 0;  // the model's weights as stored
-  bool private_weights = false;
+  WeightMode weights = WeightMode::File;  // what the engine computed on
   uint64_t kv_bytes = 0, scratch_bytes = 0;
   uint64_t peak_rss_bytes = 0;  // measured (process isolation), 0 when unknown
+  // Measured by the runner from /proc/<pid>/smaps when every instance had finished and still
+  // held its engine (process isolation; 0 when unknown): resident and proportional set
+  // (shared pages divided among the processes mapping them), and the weights' mapping (the
+  // shared object, or the model file) with its inode and resident bytes.
+  uint64_t rss_bytes = 0, pss_bytes = 0;
+  uint64_t weights_inode = 0, weights_rss_bytes = 0;
   uint64_t records_dropped = 0;
   std::vector<meter::Record> records;  // this instance's ledger (records carry its index)
 
@@ -106,6 +147,12 @@ struct InstanceResult {
 
 struct ColocateResult {
   std::vector<InstanceResult> instances;
+  std::shared_ptr<const PreparedWeights> weights;  // what the instances computed on
+  // Memory the instances held at the end of the run, measured (0 when it could not be):
+  // process isolation, the sum of the instances' PSS; thread isolation, this process's PSS
+  // then minus its PSS before the instances started.
+  uint64_t resident_bytes = 0;
+  std::string resident_how;
   int64_t go_ns = 0;          // the start barrier
   int64_t end_ns = 0;         // the last instance's end
   bool interrupted = false;
@@ -121,10 +168,14 @@ struct MemoryPlan {
     uint64_t weight_bytes = 0, kv_bytes = 0, scratch_bytes = 0;
   };
   std::vector<Item> instances;
-  uint64_t weights_resident = 0;  // shared: each distinct file once; private: a copy per instance
+  // shared: each distinct model's copy once; file: each distinct file's pages once; private:
+  // a copy per instance.
+  uint64_t weights_resident = 0;
   uint64_t kv_bytes = 0, scratch_bytes = 0;
-  uint64_t available_bytes = 0;   // MemAvailable (or the assumed figure)
-  bool private_weights = false;
+  // MemAvailable (or the assumed figure), plus the shared objects already made for this run
+  // (they hold memory MemAvailable no longer shows, and weights_resident counts them).
+  uint64_t available_bytes = 0;
+  WeightMode weights = WeightMode::Shared;
   uint64_t total() const { return weights_resident + kv_bytes + scratch_bytes; }
   bool fits() const { return total() <= available_bytes; }
   std::string describe() const;   // one line with every figure, in GiB

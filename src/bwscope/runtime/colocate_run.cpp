@@ -11,11 +11,16 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <tuple>
+#include <optional>
 #include <thread>
 
 #include "bwscope/base/error.h"
 #include "bwscope/runtime/colocate.h"
 #include "bwscope/runtime/instance_run.h"
+#include "bwscope/runtime/live_rate.h"
+#include "bwscope/runtime/proc_memory.h"
 
 namespace bwscope {
 namespace {
@@ -66,8 +71,18 @@ std::string describe_exit(int status) {
 class Monitor {
  public:
   Monitor(const std::vector<InstancePlan>& plans, const ColocateOptions& o, Board& board)
-      : plans_(plans), o_(o), board_(board), last_bytes_(plans.size(), 0), last_state_(plans.size(), colo::kLoading),
-        last_steps_(plans.size(), 0) {}
+      : plans_(plans), o_(o), board_(board), trails_(plans.size()), last_state_(plans.size(), colo::kLoading),
+        last_steps_(plans.size(), 0), memory_(plans.size()) {
+    // The weights' mappings as smaps names them: the shared object, or the model files.
+    weight_mappings_.push_back(std::string(SharedWeights::kMappingName));
+    for (const InstancePlan& p : plans) {
+      std::error_code ec;
+      const auto path = std::filesystem::weakly_canonical(p.spec.model_path, ec);
+      weight_mappings_.push_back(ec ? p.spec.model_path : path.string());
+    }
+    if (o.isolation == Isolation::Thread)
+      if (auto m = read_process_memory(0)) baseline_pss_ = m->pss_bytes;
+  }
 
   // Remembers where each unfinished instance is, to say where a child died.
   void snapshot() {
@@ -97,7 +112,44 @@ class Monitor {
       if (colo::finished(board_.slots[holder].state.load())) colo::pass_turn(board_, holder);
     }
     const int64_t now = meter::now_ns();
-    if (o_.on_progress && now - last_report_ns_ >= int64_t(o_.progress_interval_s * 1e9)) report(now, pids);
+    if (o_.on_progress) {
+      for (size_t i = 0; i < plans_.size(); ++i) trails_[i].sample(now, board_.slots[i].bytes.load(), board_.slots[i].steps_done.load());
+      if (now - last_report_ns_ >= int64_t(o_.progress_interval_s * 1e9)) report(now, pids);
+    }
+    if (!board_.release.load()) {
+      bool all_finished = true;
+      for (int i = 0; i < n; ++i) all_finished = all_finished && colo::finished(board_.slots[i].state.load());
+      if (all_finished) {
+        measure(pids);
+        board_.release.store(1);
+      }
+    }
+  }
+
+  // Fills what was measured of the instances' memory into the result.
+  void apply_memory(ColocateResult& result) const {
+    if (o_.isolation == Isolation::Thread) {
+      if (process_ && process_->pss_bytes > baseline_pss_) {
+        result.resident_bytes = process_->pss_bytes - baseline_pss_;
+        result.resident_how = "this process's PSS at the end of the run minus its PSS before the instances started (smaps)";
+      }
+      return;
+    }
+    uint64_t total = 0;
+    for (size_t i = 0; i < memory_.size() && i < result.instances.size(); ++i) {
+      if (!memory_[i]) continue;
+      InstanceResult& r = result.instances[i];
+      r.rss_bytes = memory_[i]->rss_bytes;
+      r.pss_bytes = memory_[i]->pss_bytes;
+      total += r.pss_bytes;
+      // The weights' mapping: the largest matched one (a file mapping also holds the header).
+      for (const ProcessMemory::Mapping& m : memory_[i]->matched)
+        if (m.rss_bytes >= r.weights_rss_bytes) r.weights_inode = m.inode, r.weights_rss_bytes = m.rss_bytes;
+    }
+    if (total > 0) {
+      result.resident_bytes = total;
+      result.resident_how = "the sum of the instances' PSS at the end of the run (smaps), shared pages counted once";
+    }
   }
 
   void report(int64_t now, const std::vector<int>& pids) {
@@ -105,7 +157,6 @@ class Monitor {
     Progress p;
     const int64_t go = board_.go_ns.load();
     p.elapsed_s = go > 0 && now > go ? double(now - go) * 1e-9 : 0;
-    const double dt = last_report_ns_ > 0 ? double(now - last_report_ns_) * 1e-9 : 0;
     for (size_t i = 0; i < plans_.size(); ++i) {
       const colo::Slot& s = board_.slots[i];
       InstanceProgress ip;
@@ -114,14 +165,23 @@ class Monitor {
       ip.state = std::string(colo::slot_state_name(s.state.load()));
       ip.steps_done = s.steps_done.load();
       ip.steps_total = plans_[i].spec.n_gen;
-      const uint64_t bytes = s.bytes.load();
-      ip.gbs_now = dt > 0 ? double(bytes - last_bytes_[i]) / dt * 1e-9 : 0;
-      last_bytes_[i] = bytes;
+      trails_[i].sample(now, s.bytes.load(), ip.steps_done);
+      std::tie(ip.gbs_now, ip.window_s) = trails_[i].rate(now);
       p.total_gbs_now += ip.gbs_now;
       p.instances.push_back(std::move(ip));
     }
     last_report_ns_ = now;
     o_.on_progress(p);
+  }
+
+  // Every instance has finished; those that completed still hold their engines (hold()).
+  void measure(const std::vector<int>& pids) {
+    if (o_.isolation == Isolation::Thread) {
+      process_ = read_process_memory(0, weight_mappings_);
+      return;
+    }
+    for (size_t i = 0; i < plans_.size() && i < pids.size(); ++i)
+      if (pids[i] > 0 && board_.slots[i].state.load() == colo::kDone) memory_[i] = read_process_memory(pids[i], weight_mappings_);
   }
 
   // "during decode, step 12 of 48" for a child that died: where the board last saw it.
@@ -133,10 +193,14 @@ class Monitor {
   const std::vector<InstancePlan>& plans_;
   const ColocateOptions& o_;
   Board& board_;
-  std::vector<uint64_t> last_bytes_;
+  std::vector<LiveRate> trails_;
   std::vector<int32_t> last_state_;
   std::vector<int64_t> last_steps_;
   int64_t last_report_ns_ = 0;
+  std::vector<std::string> weight_mappings_;
+  std::vector<std::optional<ProcessMemory>> memory_;  // per instance (process isolation)
+  std::optional<ProcessMemory> process_;              // this process (thread isolation)
+  uint64_t baseline_pss_ = 0;
 };
 
 void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
@@ -156,6 +220,7 @@ void run_threads(const std::vector<InstancePlan>& plans, const ColocateOptions& 
   }
   for (std::thread& t : threads) t.join();
   monitor.report(meter::now_ns(), {});
+  monitor.apply_memory(result);
 }
 
 void run_processes(const std::vector<InstancePlan>& plans, const ColocateOptions& o, Board& board, ColocateResult& result) {
@@ -254,17 +319,21 @@ void run_processes(const std::vector<InstancePlan>& plans, const ColocateOptions
     r.peak_rss_bytes = c.peak_rss_bytes;
     result.instances.push_back(std::move(r));
   }
+  monitor.apply_memory(result);
 }
 
 }  // namespace
 
-ColocateResult run_colocated(const std::vector<InstanceSpec>& specs, const ColocateOptions& o) {
-  const std::vector<InstancePlan> plans = colo::plan_instances(specs, o);
-  const MemoryPlan memory = plan_memory(specs, o);
+ColocateResult run_colocated(const std::vector<InstanceSpec>& specs, const ColocateOptions& options) {
+  const std::vector<InstancePlan> plans = colo::plan_instances(specs, options);
+  const MemoryPlan memory = plan_memory(specs, options);
   if (!memory.fits()) fail("does not fit in memory: {}", memory.describe());
+  ColocateOptions o = options;
+  if (!o.prepared || o.prepared->mode != o.weights) o.prepared = prepare_weights(specs, o);
   colo::SharedBoard board(int(plans.size()));
   ColocateResult result;
   result.fused = o.fused;
+  result.weights = o.prepared;
   if (o.isolation == Isolation::Thread) run_threads(plans, o, *board, result);
   else run_processes(plans, o, *board, result);
   result.go_ns = board->go_ns.load();

@@ -17,6 +17,7 @@
 #include "bwscope/engine/sampler.h"
 #include "bwscope/meter/series.h"
 #include "bwscope/model/llama_model.h"
+#include "bwscope/runtime/shared_weights.h"
 #include "bwscope/runtime/weight_copy.h"
 
 namespace bwscope::colo {
@@ -79,9 +80,13 @@ class Runner {
     out_.weight_type = std::string(dtype_name(model.layers.at(0).attn_q.type));
     out_.weight_bytes = model.weight_bytes();
     EngineOptions eo = engine_options_for(plan_, o_);
+    out_.weights = o_.weights;
     if (o_.weights == WeightMode::Private) {  // a copy anyway: in the layout the kernels prefer
-      make_weights_private(model, eo.ops ? eo.ops : &kernels::best_ops());
-      out_.private_weights = true;
+      make_weights_private(model, eo.ops, plan_.threads);
+    } else if (o_.weights == WeightMode::Shared) {
+      const SharedWeights* shared = o_.prepared ? o_.prepared->shared_for(s.model_path) : nullptr;
+      if (!shared) fail("{}: no shared weights were prepared for this model", s.model_path);
+      shared->attach(model, *eo.ops);
     }
     const int64_t forwards = (s.batch * s.n_prompt + eo.max_batch - 1) / eo.max_batch + s.n_gen;
     // Owned by the runner, not this frame: a stop or a failure unwinds run() and the records
@@ -115,6 +120,7 @@ class Runner {
     for (int64_t q = 0; q < s.batch; ++q) batch.push_back({prompts[size_t(q)][0], 0, int32_t(q), true});
     engine.forward(batch);
     ledger.set_enabled(true);
+    ledger.set_live_counter(&slot_.bytes);  // the live display's bytes, op by op
 
     slot_.state.store(kReady);
     while (board_.go_ns.load() == 0) {
@@ -157,7 +163,6 @@ class Runner {
       size_t row = 0;
       for (const BatchToken& t : batch)
         if (t.logits) next[size_t(t.seq)] = argmax(logits.subspan(row++ * size_t(model.config.n_vocab), size_t(model.config.n_vocab)));
-      publish_bytes();
     }
     out_.prefill_t1_ns = meter::now_ns();
     step_done();
@@ -178,12 +183,12 @@ class Runner {
       std::span<const float> logits = engine.forward(batch);
       for (int64_t q = 0; q < s.batch; ++q)
         next[size_t(q)] = argmax(logits.subspan(size_t(q * model.config.n_vocab), size_t(model.config.n_vocab)));
-      publish_bytes();
       step_done();
       ++steps_in_turn;
     }
     finish_records();
     out_.completed = true;
+    hold();
   }
 
   // Keeps what was measured so far (an interrupted or failing run still reports it).
@@ -197,6 +202,13 @@ class Runner {
  private:
   void check_stop() {
     if (board_.stop.load()) throw Stopped{};
+  }
+  // Finished: keeps the engine (weights, KV cache, activations) until the runner has measured
+  // every instance's memory (board.release), or stops, or a minute has passed.
+  void hold() {
+    slot_.state.store(kDone);
+    const int64_t give_up = meter::now_ns() + 60'000'000'000;
+    while (!board_.release.load() && !board_.stop.load() && meter::now_ns() < give_up) sleep_us(500);
   }
   // Time-sliced: waits (state kWaiting) until the turn is ours, then shows `running`.
   void wait_turn(int32_t running) {
@@ -214,22 +226,12 @@ class Runner {
     out_.token_ns.push_back(meter::now_ns());
     slot_.steps_done.store(int64_t(out_.token_ns.size()));
   }
-  // Adds the records appended since the last call to the board's byte counter (live display).
-  void publish_bytes() {
-    uint64_t bytes = 0;
-    const auto records = ledger_->records();
-    for (size_t i = published_; i < records.size(); ++i) bytes += meter::bytes_of(records[i], meter::kModelTraffic);
-    published_ = records.size();
-    slot_.bytes.fetch_add(bytes);
-  }
-
   const InstancePlan& plan_;
   const ColocateOptions& o_;
   Board& board_;
   Slot& slot_;
   InstanceResult& out_;
   std::unique_ptr<meter::Ledger> ledger_;
-  size_t published_ = 0;
 };
 
 }  // namespace

@@ -23,13 +23,16 @@ inline bool finished(int32_t state) { return state >= kDone; }
 struct alignas(64) Slot {
   std::atomic<int32_t> state{kLoading};
   std::atomic<int64_t> steps_done{0};
-  std::atomic<uint64_t> bytes{0};  // ledger model-traffic bytes since the barrier
+  std::atomic<uint64_t> bytes{0};  // ledger model-traffic bytes since the barrier, op by op
 };
 
 struct Board {
   std::atomic<int64_t> go_ns{0};   // the start barrier; 0 until every instance is ready
   std::atomic<int32_t> stop{0};    // set by the runner: stop after the current step
   std::atomic<int32_t> turn{0};    // time-sliced: the instance allowed to run
+  // Set by the runner once it has measured every instance's memory: an instance that has
+  // finished keeps its engine (weights, KV cache, activations) until then.
+  std::atomic<int32_t> release{0};
   int32_t n = 0;
   Slot slots[kMaxInstances];
 };
@@ -66,6 +69,9 @@ std::vector<InstancePlan> plan_instances(const std::vector<InstanceSpec>& specs,
 
 // The engine an instance runs: threads and pinning from the plan, context prompt + generation.
 EngineOptions engine_options_for(const InstancePlan& plan, const ColocateOptions& options);
+// The kernel table of options.isa (the best this CPU has when empty); throws Error when the
+// CPU lacks it.
+const kernels::Ops& kernel_table(const ColocateOptions& options);
 
 // Loads the model, warms up, waits at the barrier, runs prefill and decode under the schedule,
 // and fills `out`. Never throws: a failure is written to out.error and the slot's state.

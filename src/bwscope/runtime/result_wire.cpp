@@ -29,7 +29,7 @@ std::string encode_result(const InstanceResult& r) {
                       {"threads", r.threads}, {"cpus", r.cpus}, {"batch", r.batch}, {"n_prompt", r.n_prompt},
                       {"n_gen", r.n_gen}, {"completed", r.completed}, {"error", r.error}, {"start_ns", r.start_ns},
                       {"token_ns", r.token_ns}, {"prefill_t0_ns", r.prefill_t0_ns}, {"prefill_t1_ns", r.prefill_t1_ns},
-                      {"end_ns", r.end_ns}, {"weight_bytes", r.weight_bytes}, {"private_weights", r.private_weights},
+                      {"end_ns", r.end_ns}, {"weight_bytes", r.weight_bytes}, {"weights", std::string(weight_mode_name(r.weights))},
                       {"kv_bytes", r.kv_bytes}, {"scratch_bytes", r.scratch_bytes}, {"records_dropped", r.records_dropped}};
   const std::string header = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::string s;
@@ -65,11 +65,11 @@ bool decode_result(const std::string& s, InstanceResult& r) {
     r.prefill_t1_ns = j.at("prefill_t1_ns");
     r.end_ns = j.at("end_ns");
     r.weight_bytes = j.at("weight_bytes");
-    r.private_weights = j.at("private_weights");
+    r.weights = parse_weight_mode("weights", j.at("weights").get<std::string>());
     r.kv_bytes = j.at("kv_bytes");
     r.scratch_bytes = j.at("scratch_bytes");
     r.records_dropped = j.at("records_dropped");
-  } catch (const nlohmann::json::exception&) {
+  } catch (const std::exception&) {  // a malformed header: json's errors, or a bad weights mode
     return false;
   }
   if (!get_u64(s, at, n_records) || n_records > (s.size() - at) / sizeof(meter::Record)) return false;
