@@ -7,13 +7,17 @@
 
 #include <signal.h>
 
+#include <sys/stat.h>
+
 #include <atomic>
+#include <filesystem>
 #include <set>
 
 #include "bwscope/base/error.h"
 #include "bwscope/report/scenario.h"
 #include "bwscope/runtime/colocate.h"
 #include "bwscope/runtime/instance_run.h"
+#include "bwscope/runtime/proc_memory.h"
 #include "support/temp_dir.h"
 
 namespace bwscope {
@@ -246,6 +250,87 @@ TEST_F(Colocate, AKilledChildIsReportedByNameAndTheOthersAreKept) {
   EXPECT_EQ(r.failures()[0].substr(0, 3), "B: ");
 }
 
+// Descriptors and mappings of this process that name a bwscope weights object.
+int weight_objects_here() {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(e.path(), ec).string().find("memfd:bwscope-weights") != std::string::npos) ++n;
+  }
+  if (auto m = read_process_memory(0, {"memfd:bwscope-weights"})) n += int(m->matched.size());
+  return n;
+}
+
+TEST_F(Colocate, SharedWeightsAreOneObjectMappedByEveryChildProcess) {
+  const ColocateResult r = run_colocated(specs(2), options(Isolation::Process, CoreMode::Partition, WeightMode::Shared));
+  expect_complete(r, 2);
+  ASSERT_TRUE(r.weights && r.weights->files.size() == 1);
+  const SharedWeights* object = r.weights->files[0].shared.get();
+  ASSERT_NE(object, nullptr);
+  // Each child's smaps shows a mapping of the object itself (its inode), holding all its pages.
+  for (const InstanceResult& x : r.instances) {
+    EXPECT_EQ(x.weights, WeightMode::Shared);
+    EXPECT_EQ(x.weights_inode, object->inode()) << x.name;
+    EXPECT_GE(x.weights_rss_bytes, object->bytes()) << x.name;
+    EXPECT_GT(x.pss_bytes, 0u);
+    EXPECT_LE(x.pss_bytes, x.rss_bytes);
+  }
+  // Measured resident memory: the PSS of both, each shared page counted once.
+  EXPECT_EQ(r.resident_bytes, r.instances[0].pss_bytes + r.instances[1].pss_bytes);
+  EXPECT_LT(r.resident_bytes, r.instances[0].rss_bytes + r.instances[1].rss_bytes);
+}
+
+TEST_F(Colocate, PrivateWeightsMapNoSharedObject) {
+  const ColocateResult r = run_colocated(specs(2), options(Isolation::Process, CoreMode::Partition, WeightMode::Private));
+  expect_complete(r, 2);
+  for (const InstanceResult& x : r.instances) {
+    EXPECT_EQ(x.weights, WeightMode::Private);
+    EXPECT_EQ(x.weights_inode, 0u) << x.name;
+    EXPECT_GT(x.pss_bytes, 0u);
+  }
+}
+
+TEST_F(Colocate, FileWeightsMapTheModelFile) {
+  const ColocateResult r = run_colocated(specs(2), options(Isolation::Process, CoreMode::Partition, WeightMode::File));
+  expect_complete(r, 2);
+  struct stat st{};
+  ASSERT_EQ(::stat(model_->c_str(), &st), 0);
+  for (const InstanceResult& x : r.instances) {
+    EXPECT_EQ(x.weights, WeightMode::File);
+    EXPECT_EQ(x.weights_inode, uint64_t(st.st_ino)) << x.name;
+  }
+  ASSERT_EQ(r.weights->files.size(), 1u);
+  EXPECT_EQ(r.weights->files[0].bytes, uint64_t(st.st_size));  // re-read into the page cache
+}
+
+TEST_F(Colocate, AKilledInstanceLeavesNoSharedObjectBehind) {
+  const int before = weight_objects_here();
+  {
+    ColocateOptions o = options(Isolation::Process, CoreMode::Partition, WeightMode::Shared);
+    o.progress_interval_s = 0.001;
+    bool killed = false;
+    o.on_progress = [&](const Progress& p) {
+      if (!killed && p.instances[0].state == "decode" && p.instances[0].pid > 0) {
+        ::kill(p.instances[0].pid, SIGKILL);
+        killed = true;
+      }
+    };
+    const ColocateResult r = run_colocated(specs(2, 1900, 16), o);
+    ASSERT_TRUE(killed);
+    EXPECT_FALSE(r.instances[0].completed);
+    // The runner holds the object's descriptor while the result keeps it; it maps nothing.
+    EXPECT_EQ(weight_objects_here(), before + 1);
+  }
+  EXPECT_EQ(weight_objects_here(), before);
+  // Nor anything named in a file system: shared memory and the temporary directory hold no
+  // bwscope object.
+  for (const char* dir : {"/dev/shm", "/tmp"}) {
+    if (!std::filesystem::exists(dir)) continue;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+      EXPECT_EQ(e.path().filename().string().find("bwscope-weights"), std::string::npos) << e.path();
+  }
+}
+
 TEST_F(Colocate, AStopRequestEndsEveryInstanceAndKeepsWhatWasMeasured) {
   for (Isolation iso : {Isolation::Process, Isolation::Thread}) {
     ColocateOptions o = options(iso, CoreMode::Partition, WeightMode::Shared);
@@ -289,6 +374,24 @@ TEST_F(Colocate, RefusesWhatDoesNotFitWithTheNumbers) {
   }
   o.weights = WeightMode::Shared;
   EXPECT_TRUE(run_colocated(specs(2, 4), o).all_completed());
+}
+
+TEST_F(Colocate, PlannedWeightsCountWhatStaysResident) {
+  ColocateOptions o = options(Isolation::Thread, CoreMode::Partition, WeightMode::File);
+  o.assume_available_bytes = uint64_t(1) << 40;
+  const MemoryPlan file = plan_memory(specs(2), o);  // the file's pages, once
+  o.weights = WeightMode::Shared;
+  const MemoryPlan shared = plan_memory(specs(2), o);
+  EXPECT_EQ(file.weights_resident, shared.weights_resident);
+  // Once the shared copy exists it is what stays (its 2-D weights, 64-byte aligned per
+  // tensor), and MemAvailable no longer shows the memory it took: the plan adds it back.
+  o.prepared = prepare_weights(specs(2), o);
+  const MemoryPlan made = plan_memory(specs(2), o);
+  const uint64_t object = o.prepared->files.at(0).shared->bytes();
+  EXPECT_EQ(made.weights_resident, object);
+  EXPECT_EQ(made.available_bytes, o.assume_available_bytes + object);
+  EXPECT_NE(made.describe().find("1 shared copy"), std::string::npos) << made.describe();
+  EXPECT_NE(file.describe().find("1 file mapping"), std::string::npos) << file.describe();
 }
 
 TEST_F(Colocate, RefusesMoreThreadsThanPartitionedCpus) {

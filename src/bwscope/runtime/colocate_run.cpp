@@ -73,13 +73,15 @@ class Monitor {
   Monitor(const std::vector<InstancePlan>& plans, const ColocateOptions& o, Board& board)
       : plans_(plans), o_(o), board_(board), trails_(plans.size()), last_state_(plans.size(), colo::kLoading),
         last_steps_(plans.size(), 0), memory_(plans.size()) {
-    // The weights' mappings as smaps names them: the shared object, or the model files.
-    weight_mappings_.push_back(std::string(SharedWeights::kMappingName));
-    for (const InstancePlan& p : plans) {
-      std::error_code ec;
-      const auto path = std::filesystem::weakly_canonical(p.spec.model_path, ec);
-      weight_mappings_.push_back(ec ? p.spec.model_path : path.string());
-    }
+    // The weights' mappings as smaps names them: the shared object, or the model files (a
+    // private copy is anonymous).
+    if (o.weights == WeightMode::Shared) weight_mappings_.push_back(std::string(SharedWeights::kMappingName));
+    if (o.weights == WeightMode::File)
+      for (const InstancePlan& p : plans) {
+        std::error_code ec;
+        const auto path = std::filesystem::weakly_canonical(p.spec.model_path, ec);
+        weight_mappings_.push_back(ec ? p.spec.model_path : path.string());
+      }
     if (o.isolation == Isolation::Thread)
       if (auto m = read_process_memory(0)) baseline_pss_ = m->pss_bytes;
   }

@@ -67,6 +67,7 @@ ProcessMemory parse_smaps(std::string_view text, const std::vector<std::string>&
 }
 
 std::optional<ProcessMemory> read_process_memory(int pid, const std::vector<std::string>& match) {
+  if (pid < 0) return std::nullopt;
   std::ifstream in(pid > 0 ? "/proc/" + std::to_string(pid) + "/smaps" : std::string("/proc/self/smaps"));
   if (!in) return std::nullopt;
   std::ostringstream text;

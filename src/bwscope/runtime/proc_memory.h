@@ -21,7 +21,8 @@ struct ProcessMemory {
   std::vector<Mapping> matched;  // the mappings whose path contains one of the strings asked for
 };
 
-// pid 0: this process. nullopt when the file cannot be read (the process is gone, no /proc).
+// pid 0: this process. nullopt for a negative pid or when the file cannot be read (the process
+// is gone, no /proc).
 std::optional<ProcessMemory> read_process_memory(int pid, const std::vector<std::string>& match = {});
 
 // The text of an smaps file, parsed (for tests and for read_process_memory).
