@@ -19,7 +19,10 @@ void check(double v, const char* what) {
 std::string pct(double fraction) { return fmt::format("{:.0f} %", 100.0 * fraction); }
 std::string cores(int threads) { return threads == 1 ? "its core" : fmt::format("its {} cores", threads); }
 std::string each(int n) { return n == 1 ? "the instance" : "each instance"; }
-std::string together(int n) { return n == 1 ? "it" : fmt::format("the {} together", n); }
+// "it uses" / "the 2 together use": the subject and its verb.
+std::string together(int n, const char* verb) {
+  return n == 1 ? fmt::format("it {}s", verb) : fmt::format("the {} together {}", n, verb);
+}
 
 }  // namespace
 
@@ -56,8 +59,8 @@ Verdict judge(const VerdictInput& in) {
                            : fmt::format("{} reads {:.1f} GB/s (no figure for {})", each(n), in.achieved_gbs, cores(in.threads));
   const std::string device_part =
       in.device_roof_gbs > 0
-          ? fmt::format("{} use {} of the device's {:.1f} GB/s", together(n), pct(v.mbu_device), in.device_roof_gbs)
-          : fmt::format("{} move {:.1f} GB/s (no figure for the device)", together(n), in.device_gbs);
+          ? fmt::format("{} {} of the device's {:.1f} GB/s", together(n, "use"), pct(v.mbu_device), in.device_roof_gbs)
+          : fmt::format("{} {:.1f} GB/s (no figure for the device)", together(n, "move"), in.device_gbs);
   const std::string compute_part =
       in.core_roof_gflops > 0 ? fmt::format("{:.1f} GFLOP/s is {} of what {} compute ({:.1f})", in.achieved_gflops, pct(v.mfu),
                                             cores(in.threads), in.core_roof_gflops)
