@@ -41,25 +41,22 @@ struct ProbeInfo {
   std::optional<meter::ProbeResult> result;
   std::string source;                  // "cache <path>", "measured now", "file <path>", "none"
   std::optional<double> before_gbs, after_gbs;  // the quick read probes bracketing the run
-  // The reference for MBU: the best read figure of the probe and of both brackets, so a host
-  // that got faster since the probe was cached cannot push MBU past 100 %.
-  double attainable_gbs() const {
-    double a = result ? result->attainable_read_gbs() : 0;
-    if (before_gbs) a = std::max(a, *before_gbs);
-    if (after_gbs) a = std::max(a, *after_gbs);
-    return a;
-  }
-  // What `threads` threads read: the probe's figure for that many (pinned), or a bracket
-  // (taken on that many) when higher; the device's figure past the probe's thread counts.
-  double cores_gbs(int threads) const {
+  int bracket_threads = 0, cpus = 0;   // the brackets ran on this many threads, of this many CPUs
+  // The better of the brackets when they ran on `threads` (right around the run: the host's
+  // bandwidth drifts by a third within minutes, and a cached probe can be hours old), else the
+  // probe's figure for that many threads (the device's past its thread counts).
+  double read_gbs(int threads) const {
     if (!result) return 0;
-    double a = 0;
+    if (threads == bracket_threads && (before_gbs || after_gbs)) return std::max(before_gbs.value_or(0), after_gbs.value_or(0));
     for (const meter::ThreadFigures& f : result->per_threads)
-      if (f.threads == threads) a = f.read.best_gbs;
-    if (a == 0) return attainable_gbs();
-    if (before_gbs) a = std::max(a, *before_gbs);
-    if (after_gbs) a = std::max(a, *after_gbs);
-    return a;
+      if (f.threads == threads) return f.read.best_gbs;
+    return result->attainable_read_gbs();
+  }
+  // The device's roof: what every CPU reads.
+  double attainable_gbs() const {
+    if (!result) return 0;
+    if (bracket_threads == cpus && (before_gbs || after_gbs)) return read_gbs(cpus);
+    return result->attainable_read_gbs();
   }
 };
 
@@ -203,6 +200,8 @@ void add_bench(CLI::App& app) {
       probe.source = "cache " + cache;
     }
     const int bracket_threads = std::min(o->threads, default_threads());
+    probe.bracket_threads = bracket_threads;
+    probe.cpus = default_threads();
     if (probe.result && o->bracket_s > 0) probe.before_gbs = meter::quick_read_probe(bracket_threads, o->bracket_s);
 
     // Hardware counters beside the ledger, sampled once per window, when the platform has any.
@@ -241,13 +240,13 @@ void add_bench(CLI::App& app) {
     std::string roof_kernel = "no probe";
     const double roof_gflops = probe.result ? compute_roof(*probe.result, model.layers.at(0).attn_q.type, &roof_kernel) : 0;
     // One instance: its threads' roof (the brackets ran on as many threads), the device's.
-    const int cpus = int(meter::device_info().cpus);
+    const int cpus = probe.cpus;
     auto judge = [&](const meter::PhaseFigures& f) {
       meter::VerdictInput in;
       in.achieved_gbs = f.avg_gbs();
       in.achieved_gflops = f.gflops();
       in.threads = o->threads;
-      in.core_roof_gbs = probe.cores_gbs(bracket_threads);
+      in.core_roof_gbs = probe.read_gbs(bracket_threads);
       in.core_roof_gflops = cpus > 0 ? roof_gflops * double(bracket_threads) / double(cpus) : roof_gflops;
       in.device_gbs = f.avg_gbs();
       in.device_roof_gbs = probe.attainable_gbs();
@@ -283,6 +282,8 @@ void add_bench(CLI::App& app) {
         p["bracket_before_gbs"] = probe.before_gbs ? ojson(*probe.before_gbs) : ojson(nullptr);
         p["bracket_after_gbs"] = probe.after_gbs ? ojson(*probe.after_gbs) : ojson(nullptr);
         p["attainable_read_gbs"] = probe.attainable_gbs();
+        p["cores_read_gbs"] = probe.read_gbs(bracket_threads);
+        p["cores_threads"] = bracket_threads;
         p["compute_roof_gflops"] = roof_gflops;
         p["compute_roof_kernel"] = roof_kernel;
         j["probe"] = p;
