@@ -53,7 +53,7 @@ void add_probe(CLI::App& app) {
   sub->add_option("-t,--threads", o->threads, "most threads (default: every CPU this process may use); 1..N are measured")
       ->check(CLI::PositiveNumber);
   sub->add_option("-r,--reps", o->reps, "repetitions of every kernel")->capture_default_str()->check(CLI::Range(1, 100));
-  sub->add_option("--buffer-mib", o->buffer_mib, "MiB per array (default: 8 × the last-level cache, at least 256)")
+  sub->add_option("--buffer-mib", o->buffer_mib, "MiB per array (default: 8 × the last-level cache, at least 256, at most max(1024, 2 × the cache))")
       ->check(CLI::Range(1, 1 << 20));
   sub->add_flag("--reprobe", o->reprobe, "measure again even when this machine's result is cached");
   sub->add_flag("--quick", o->quick, "two repetitions, not cached (a rough figure in a few seconds)");

@@ -81,6 +81,15 @@ size_t last_level_cache_bytes() {
   return 32 * kMiB;  // unknown: assume a large server L3
 }
 
+// Far larger than the last-level cache: 8 × it, at least 256 MiB, but at most 1 GiB or 2 × it.
+// A cyclic read of twice an LRU cache's size misses every line, and an EPYC VM reports the
+// whole socket's 512 MiB of L3 (one core reaches 32 MiB of it): 8 × made each 0.5 s bracket
+// take 9-15 s, most of it filling 4 GiB of fresh pages.
+size_t default_buffer_bytes() {
+  const size_t llc = last_level_cache_bytes();
+  return std::max(256 * kMiB, std::min(8 * llc, std::max(1024 * kMiB, 2 * llc)));
+}
+
 // Every 4-byte word a float in [1, 2) with hashed mantissa bits: no two pages alike (so a
 // hypervisor's page merging cannot serve them from one frame) and no NaN or denormal for triad.
 void fill_unique(uint8_t* p, size_t bytes, uint64_t seed) {
@@ -248,7 +257,7 @@ ProbeResult run_probe(const ProbeOptions& o) {
   if (o.max_threads > int(cpus.size()))
     fail("probe: --threads {} exceeds the {} CPUs this process may run on", o.max_threads, cpus.size());
   const int n = o.max_threads > 0 ? o.max_threads : int(cpus.size());
-  size_t buffer = o.buffer_bytes ? o.buffer_bytes : std::max(256 * kMiB, 8 * last_level_cache_bytes());
+  size_t buffer = o.buffer_bytes ? o.buffer_bytes : default_buffer_bytes();
   // Whole chunks for every stream of every thread.
   const size_t unit = kProbeChunkBytes * 16 * size_t(n);
   buffer = std::max(unit, buffer / unit * unit);
@@ -280,7 +289,7 @@ double quick_read_probe(int threads, double seconds, size_t buffer_bytes) {
   AffinityGuard keep_affinity;
   ThreadPool pool(threads, std::vector<int>(cpus.begin(), cpus.begin() + threads), true);
   const size_t unit = kProbeChunkBytes * 16 * size_t(threads);
-  const size_t wanted = buffer_bytes ? buffer_bytes : std::max(256 * kMiB, 8 * last_level_cache_bytes());
+  const size_t wanted = buffer_bytes ? buffer_bytes : default_buffer_bytes();
   const size_t buffer = std::max(wanted / unit, size_t(1)) * unit;
   Arrays arr(buffer, pool, true);
   const ProbeKernels& k = best_probe_kernels();

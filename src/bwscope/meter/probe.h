@@ -52,7 +52,7 @@ struct ProbeResult {
 
 struct ProbeOptions {
   int max_threads = 0;            // 0: all CPUs this process may run on
-  size_t buffer_bytes = 0;        // 0: 8 × the last-level cache, at least 256 MiB
+  size_t buffer_bytes = 0;        // 0: 8 × the last-level cache, at least 256 MiB, at most max(1 GiB, 2 × it)
   int reps = 5;
   bool compute = true;
   std::string cache_dir;          // cached_probe's directory; empty: ~/.cache/bwscope
@@ -67,7 +67,7 @@ ProbeResult cached_probe(const ProbeOptions& options, bool reprobe);
 
 // A short read-only probe (best over patterns, `threads` threads, about `seconds` long) to
 // bracket a run: compare reports the drift between the one before and the one after.
-// buffer_bytes 0: far larger than the last-level cache (8×, at least 256 MiB).
+// buffer_bytes 0: far larger than the last-level cache (as ProbeOptions::buffer_bytes).
 double quick_read_probe(int threads, double seconds = 0.5, size_t buffer_bytes = 0);
 
 // The compute probe alone: GFLOP/s of the prefill matmul kernels (kernels::best_ops()) for each
