@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include <fmt/core.h>
 #include <fmt/ranges.h>
@@ -107,6 +108,22 @@ void set_roofs(report::ProbeSummary& roofs, const meter::ProbeResult& probe, con
     if (f.threads == int(roofs.read_by_threads.size()) + 1) roofs.read_by_threads.push_back(gbs);
   }
   roofs.compute_roof_gflops = compute_roof(probe, weight_type);
+}
+
+// Where decode on the file's row layout is known to trail the interleaved kernels (bwscope_bench
+// Decode, one thread, 2026-12-04; docs/engine.md): in --weights file mode those figures measure
+// bwscope's kernel more than the device, and the report says so beside them.
+std::optional<std::string> row_layout_caveat(std::string_view isa, const std::string& type) {
+  std::string how;
+  if (isa == "avx512" && type == "q4_0") how = "about 0.65-0.70× (23-26 against 35-36 GB/s, one thread)";
+  else if (isa == "avx2" && type == "q8_0") how = "about 0.4× (8.6 against 21-23 GB/s, one thread)";
+  else if (isa == "avx2" && type == "q4_0") how = "about 0.25× (4.8 against 19.7 GB/s, one thread)";
+  else if (isa == "scalar") how = "a small fraction (the scalar kernels are the reference, not a fast path)";
+  if (how.empty()) return std::nullopt;
+  return fmt::format("weights file: the {} kernels' decode on the row layout of {} reads {} of what they read on the interleaved "
+                     "layout, so these figures measure bwscope's kernel more than the device; --weights shared shows what the "
+                     "device delivers",
+                     isa, type, how);
 }
 
 std::vector<std::string> mode_notes(const Options& o, const ColocateOptions& co, int n_cpus, int threads) {
@@ -286,6 +303,13 @@ void run_compare(Options o) {
       if (threads < n_cpus) rep.probe.instance_after_gbs = meter::quick_read_probe(threads, o.bracket_s);
     }
     set_roofs(rep.probe, *probe, rep.scenarios[0].instances.empty() ? "" : rep.scenarios[0].instances[0].weight_type);
+  }
+  if (co.weights == WeightMode::File) {
+    std::set<std::string> types;
+    for (const report::ScenarioFigures& f : rep.scenarios)
+      for (const report::InstanceFigures& g : f.instances) types.insert(g.weight_type);
+    for (const std::string& t : types)
+      if (auto caveat = row_layout_caveat(rep.weights.isa, t)) rep.notes.push_back(*caveat);
   }
   report::finish_report(rep);
   if (interrupted) {
