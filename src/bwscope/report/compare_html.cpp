@@ -232,6 +232,7 @@ std::string render_html(const CompareReport& r) {
        "th,td{border:1px solid #ddd;padding:4px 7px;text-align:right}th{background:#f4f6f8}td:first-child,th:first-child{text-align:left}\n"
        "td.v{text-align:left}.concl{background:#f4f8fb;border-left:4px solid #4e79a7;padding:10px 14px;margin:16px 0}\n"
        ".bad{background:#fdecea;border-left:4px solid #c0392b;padding:8px 14px}ul{padding-left:20px}li{margin:3px 0}\n"
+       "code{overflow-wrap:anywhere;font-size:11.5px}\n"
        "</style></head><body>\n";
   h += "<h1>Memory bandwidth: one model alone vs several side by side</h1>\n";
   h += fmt::format("<div class=\"sub\">bwscope compare · {} · {} CPUs · {:.1f} GiB · measured with bwscope's ledger (every op's bytes, "
@@ -245,14 +246,15 @@ std::string render_html(const CompareReport& r) {
   h += "<div class=\"concl\">" + esc(r.conclusion) + "</div>\n";
   h += "<h2>Summary</h2>\n<table><tr>";
   for (const char* c : {"scenario", "avg GB/s", "peak GB/s", "prefill GB/s", "decode GB/s", "TTFT ms", "TPOT p50 / p99 ms", "tok/s total",
-                        "memory GiB", "overlap", "decode verdict"})
+                        "planned GiB", "resident GiB", "overlap", "decode verdict"})
     h += std::string("<th>") + c + "</th>";
   h += "</tr>\n";
   for (const ScenarioFigures& s : r.scenarios) {
     h += fmt::format("<tr><td>{}{}</td><td>{:.1f}</td><td>{:.1f}</td><td>{:.1f}</td><td>{:.1f}</td><td>{}</td><td>{} / {}</td>"
-                     "<td>{:.1f}</td><td>{:.2f}</td><td>{}</td><td class=\"v\">{}</td></tr>\n",
+                     "<td>{:.1f}</td><td>{:.2f}</td><td>{}</td><td>{}</td><td class=\"v\">{}</td></tr>\n",
                      esc(s.name), s.completed ? "" : " (incomplete)", s.avg_gbs, s.device.peak_gbs, s.prefill_gbs, s.decode_gbs, format_ms(s.ttft_ms),
                      format_ms(s.tpot_p50_ms), format_ms(s.tpot_p99_ms), s.tokens_per_s, double(s.memory_bytes) / (1024.0 * 1024 * 1024),
+                     s.resident_bytes ? fmt::format("{:.2f}", double(s.resident_bytes) / (1024.0 * 1024 * 1024)) : "–",
                      s.overlap_fraction ? fmt::format("{:.0f} %", 100 * *s.overlap_fraction) : "–",
                      esc(verdict_short(s.decode_verdict)));
   }
@@ -268,25 +270,31 @@ std::string render_html(const CompareReport& r) {
   }
   h += "<h2>Bandwidth over time</h2>\n" + charts_svg(r) + "\n";
   h += "<h2>Instances</h2>\n<table><tr><th>scenario</th><th>instance</th><th>model</th><th>threads</th><th>prefill GB/s</th>"
-       "<th>decode GB/s</th><th>peak GB/s</th><th>TTFT ms</th><th>TPOT p50 / p99 ms</th><th>tok/s</th><th>status</th></tr>\n";
+       "<th>decode GB/s</th><th>of its cores</th><th>peak GB/s</th><th>TTFT ms</th><th>TPOT p50 / p99 ms</th><th>tok/s</th>"
+       "<th>PSS GiB</th><th>status</th></tr>\n";
   for (const ScenarioFigures& s : r.scenarios)
     for (const InstanceFigures& g : s.instances)
       h += fmt::format("<tr><td>{}</td><td class=\"v\">{}</td><td class=\"v\">{} ({}, {} weights, batch {})</td><td class=\"v\">{}{}</td><td>{:.1f}</td><td>{:.1f}</td>"
-                       "<td>{:.1f}</td><td>{}</td><td>{} / {}</td><td>{:.1f}</td><td class=\"v\">{}</td></tr>\n",
+                       "<td>{}</td><td>{:.1f}</td><td>{}</td><td>{} / {}</td><td>{:.1f}</td><td>{}</td><td class=\"v\">{}</td></tr>\n",
                        esc(s.name), esc(g.name), esc(g.model_path.substr(g.model_path.find_last_of('/') + 1)), esc(g.weight_type),
                        g.weights, g.batch, g.threads == 1 ? "1 thread" : fmt::format("{} threads", g.threads),
-                       g.cpus.empty() ? ", all CPUs" : fmt::format(", CPU {}", fmt::join(g.cpus, ",")), g.prefill_gbs, g.decode_gbs, g.peak_gbs,
-                       format_ms(g.ttft_ms), format_ms(g.tpot_p50_ms), format_ms(g.tpot_p99_ms), g.decode_tokens_per_s, g.completed ? "ok" : esc(g.error));
-  h += "</table>\n<h2>How it was measured</h2>\n<ul>";
-  if (r.probe.attainable_read_gbs > 0) {
-    h += fmt::format("<li>Attainable read bandwidth {:.1f} GB/s (bwscope probe, {})", r.probe.attainable_read_gbs, esc(r.probe.source));
-    if (auto d = r.probe.drift_pct())
-      h += fmt::format("; quick probes before and after the runs: {:.1f} and {:.1f} GB/s (drift {:+.1f} %)", *r.probe.before_gbs, *r.probe.after_gbs, *d);
-    h += fmt::format(". Bandwidth-bound at or above {:.0f} % of it.</li>", 100 * r.threshold);
-  } else {
-    h += "<li>No probe: no MBU and no verdict.</li>";
-  }
+                       g.cpus.empty() ? ", all CPUs" : fmt::format(", CPU {}", fmt::join(g.cpus, ",")), g.prefill_gbs, g.decode_gbs,
+                       g.decode_verdict && g.decode_verdict->mbu_cores > 0 ? fmt::format("{:.0f} %", 100 * g.decode_verdict->mbu_cores) : "–",
+                       g.peak_gbs, format_ms(g.ttft_ms), format_ms(g.tpot_p50_ms), format_ms(g.tpot_p99_ms), g.decode_tokens_per_s,
+                       g.pss_bytes ? fmt::format("{:.2f}", double(g.pss_bytes) / (1024.0 * 1024 * 1024)) : "–",
+                       g.completed ? "ok" : esc(g.error));
+  h += "</table>\n";
+  for (const ScenarioFigures& s : r.scenarios)
+    if (s.decode_verdict) h += fmt::format("<p class=\"sub\"><b>{}</b>, decode: {}</p>\n", esc(s.name), esc(s.decode_verdict->reason));
+  h += "<h2>How it was measured</h2>\n<ul>";
+  h += "<li>Roofs: " + esc(probe_line(r)) +
+       fmt::format(". An instance is judged against what its own cores read, the instances together against the device; "
+                   "bandwidth-bound at or above {:.0f} % of a roof.</li>",
+                   100 * r.threshold);
+  h += "<li>Weights: " + esc(weights_line(r)) + ".</li>";
   for (const std::string& n : r.notes) h += "<li>" + esc(n) + "</li>";
+  for (const ScenarioFigures& s : r.scenarios)
+    if (s.resident_bytes) h += fmt::format("<li>{}: resident {:.2f} GiB, {}.</li>", esc(s.name), double(s.resident_bytes) / (1024.0 * 1024 * 1024), esc(s.resident_how));
   h += "<li>Configuration: <code>" + esc(r.config.dump()) + "</code></li></ul>\n</body></html>\n";
   return h;
 }
