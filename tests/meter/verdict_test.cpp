@@ -28,35 +28,36 @@ VerdictInput instances(int n, double gbs, double gflops, int free_cpus) {
 }
 
 TEST(Verdict, CoreBoundWhenAnInstanceReadsWhatItsCoreCanAndTheDeviceHasHeadroom) {
-  // One instance on one of two cores: 28 of 33 GB/s (85 %), 28 of the device's 66 (42 %).
+  // One instance on one of two cores: 28 of 33 GB/s (84.8 %, printed rounded down so that a
+  // figure beside the threshold reads as it was judged), 28 of the device's 66 (42.4 %).
   const Verdict v = judge(instances(1, 28, 5, 1));
   EXPECT_EQ(v.bound, Bound::Cores);
   EXPECT_NEAR(v.mbu_cores, 28.0 / 33, 1e-12);
   EXPECT_NEAR(v.mbu_device, 28.0 / 66, 1e-12);
-  EXPECT_NE(v.reason.find("85 % of what its core can (28.0 of 33.0 GB/s)"), std::string::npos) << v.reason;
+  EXPECT_NE(v.reason.find("84 % of what its core can (28.0 of 33.0 GB/s)"), std::string::npos) << v.reason;
   EXPECT_NE(v.reason.find("42 % of the device's 66.0 GB/s"), std::string::npos) << v.reason;
   EXPECT_NE(v.reason.find("another model on the free cores would add bandwidth"), std::string::npos) << v.reason;
 }
 
 TEST(Verdict, CoreBoundWithNoFreeCoresAsksForMoreCoresPerInstance) {
-  // Two instances of one core each at 27 GB/s (82 % of a core's 33) on a device that reads 80:
-  // 54 of 80 is 68 %, so the cores bind.
+  // Two instances of one core each at 27 GB/s (81.8 % of a core's 33) on a device that reads
+  // 80: 54 of 80 is 67.5 %, so the cores bind.
   VerdictInput in = instances(2, 27, 5, 0);
   in.device_roof_gbs = 80;
   const Verdict v = judge(in);
   EXPECT_EQ(v.bound, Bound::Cores);
-  EXPECT_NE(v.reason.find("each instance reads 82 %"), std::string::npos) << v.reason;
-  EXPECT_NE(v.reason.find("the 2 together use 68 %"), std::string::npos) << v.reason;
+  EXPECT_NE(v.reason.find("each instance reads 81 %"), std::string::npos) << v.reason;
+  EXPECT_NE(v.reason.find("the 2 together use 67 %"), std::string::npos) << v.reason;
   EXPECT_NE(v.reason.find("more cores per instance would add bandwidth"), std::string::npos) << v.reason;
 }
 
 TEST(Verdict, DeviceBoundWhenTheInstancesTogetherSaturateIt) {
-  // Two instances at 30 GB/s each: 60 of 66 (91 %); each also at 91 % of its core, but the
+  // Two instances at 30 GB/s each: 60 of 66 (90.9 %); each also at 90.9 % of its core, but the
   // device is the roof that binds.
   const Verdict v = judge(instances(2, 30, 5, 0));
   EXPECT_EQ(v.bound, Bound::Device);
   EXPECT_NEAR(v.mbu_device, 60.0 / 66, 1e-12);
-  EXPECT_NE(v.reason.find("device-bound: the 2 together use 91 % of the device's 66.0 GB/s"), std::string::npos) << v.reason;
+  EXPECT_NE(v.reason.find("device-bound: the 2 together use 90 % of the device's 66.0 GB/s"), std::string::npos) << v.reason;
   EXPECT_NE(v.reason.find("saturated"), std::string::npos) << v.reason;
 }
 
@@ -68,11 +69,19 @@ TEST(Verdict, ComputeBoundWhenItsRoofIsNearer) {
   EXPECT_NE(v.reason.find("60.0 GFLOP/s is 60 % of what its core compute (100.0)"), std::string::npos) << v.reason;
 }
 
-TEST(Verdict, NeitherWhenNoRoofIsNear) {
-  // 10 GB/s of 33 (30 %), 15 of the device's 66 for two... one instance: 10 of 66; 5 % MFU.
-  const Verdict v = judge(instances(1, 10, 5, 1));
+TEST(Verdict, NeitherWhenNoRoofIsNearSaysWhichIsNearer) {
+  // One instance at 10 GB/s: 30 % of its core's 33, 15 % of the device's 66; MFU 5 %.
+  Verdict v = judge(instances(1, 10, 5, 1));
   EXPECT_EQ(v.bound, Bound::Neither);
   EXPECT_NE(v.reason.find("neither roof reached"), std::string::npos) << v.reason;
+  EXPECT_NE(v.reason.find("the nearer is that of its core"), std::string::npos) << v.reason;
+  // Two at 25 each on a device that reads 64: 75.8 % of a core, 78.1 % of the device.
+  VerdictInput two = instances(2, 25, 5, 0);
+  two.device_roof_gbs = 64;
+  v = judge(two);
+  EXPECT_EQ(v.bound, Bound::Neither);
+  EXPECT_NE(v.reason.find("the nearer is the device's"), std::string::npos) << v.reason;
+  EXPECT_NE(v.reason.find("78 % of the device's 64.0 GB/s"), std::string::npos) << v.reason;
 }
 
 TEST(Verdict, ThresholdIsTheBoundaryAndConfigurable) {

@@ -16,7 +16,9 @@ void check(double v, const char* what) {
   if (!std::isfinite(v) || v < 0) fail("verdict: {} = {} is not a finite non-negative number", what, v);
 }
 
-std::string pct(double fraction) { return fmt::format("{:.0f} %", 100.0 * fraction); }
+// Whole percent, rounded down, so that a figure printed beside the threshold compares as it
+// was judged (79.6 % below an 80 % line prints as 79 %, not 80 %).
+std::string pct(double fraction) { return fmt::format("{:.0f} %", std::floor(100.0 * fraction + 1e-9)); }
 std::string cores(int threads) { return threads == 1 ? "its core" : fmt::format("its {} cores", threads); }
 std::string each(int n) { return n == 1 ? "the instance" : "each instance"; }
 // "it uses" / "the 2 together use": the subject and its verb.
@@ -91,8 +93,10 @@ Verdict judge(const VerdictInput& in) {
     v.reason = fmt::format("nearer the compute roof: {}, while {} and {}{}", compute_part, core_part, device_part, extra);
   } else {
     v.bound = Bound::Neither;
-    v.reason = fmt::format("neither roof reached (latency and overhead limit it): {} and {} (threshold {}); {}{}", core_part,
-                           device_part, threshold, compute_part, extra);
+    const bool device_nearer = v.mbu_device > v.mbu_cores;
+    v.reason = fmt::format("neither roof reached: {} and {}, below the {} line on both (the nearer is {}); {}{}", core_part,
+                           device_part, threshold, device_nearer ? "the device's" : fmt::format("that of {}", cores(in.threads)),
+                           compute_part, extra);
   }
   return v;
 }

@@ -279,7 +279,9 @@ std::string render_html(const CompareReport& r) {
                        esc(s.name), esc(g.name), esc(g.model_path.substr(g.model_path.find_last_of('/') + 1)), esc(g.weight_type),
                        g.weights, g.batch, g.threads == 1 ? "1 thread" : fmt::format("{} threads", g.threads),
                        g.cpus.empty() ? ", all CPUs" : fmt::format(", CPU {}", fmt::join(g.cpus, ",")), g.prefill_gbs, g.decode_gbs,
-                       g.decode_verdict && g.decode_verdict->mbu_cores > 0 ? fmt::format("{:.0f} %", 100 * g.decode_verdict->mbu_cores) : "–",
+                       g.decode_verdict && g.decode_verdict->mbu_cores > 0
+                           ? fmt::format("{:.0f} %", std::floor(100 * g.decode_verdict->mbu_cores + 1e-9))
+                           : "–",
                        g.peak_gbs, format_ms(g.ttft_ms), format_ms(g.tpot_p50_ms), format_ms(g.tpot_p99_ms), g.decode_tokens_per_s,
                        g.pss_bytes ? fmt::format("{:.2f}", double(g.pss_bytes) / (1024.0 * 1024 * 1024)) : "–",
                        g.completed ? "ok" : esc(g.error));

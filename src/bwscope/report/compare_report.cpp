@@ -2,6 +2,7 @@
 #include "bwscope/report/compare_report.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -10,6 +11,8 @@ namespace bwscope::report {
 namespace {
 
 double pct(double now, double base) { return base > 0 ? 100 * (now / base - 1) : 0; }
+// A fraction as whole percent rounded down, as the verdict prints it beside its threshold.
+int floor_pct(double fraction) { return int(std::floor(100 * fraction + 1e-9)); }
 std::string ms_str(double v) { return format_ms(v); }
 double gib(uint64_t bytes) { return double(bytes) / (1024.0 * 1024.0 * 1024.0); }
 std::string signed_pct(double p) { return fmt::format("{:+.0f} %", p); }
@@ -80,26 +83,26 @@ std::string bound_words(const CompareReport& r, const ScenarioFigures& many) {
   const meter::Verdict& v = *many.decode_verdict;
   const int threads = many.instances.empty() ? 1 : many.instances[0].threads;
   const std::string cores = threads == 1 ? "its core" : fmt::format("its {} cores", threads);
-  const std::string device = fmt::format("{:.0f} % of the device's {:.1f} GB/s", 100 * v.mbu_device, r.probe.attainable_read_gbs);
+  const std::string device = fmt::format("{} % of the device's {:.1f} GB/s", floor_pct(v.mbu_device), r.probe.attainable_read_gbs);
   switch (v.bound) {
     case meter::Bound::Device:
       return fmt::format("together they use {}, so the memory system is saturated (device-bound): more models mainly trade "
                          "latency for throughput",
                          device);
     case meter::Bound::Cores:
-      return fmt::format("each instance pulls {:.0f} % of what {} can read (core-bound) and together they use {}: {}", 100 * v.mbu_cores,
+      return fmt::format("each instance pulls {} % of what {} can read (core-bound) and together they use {}: {}", floor_pct(v.mbu_cores),
                          cores, device,
                          many.cpus_used > 0 && many.cpus_used < r.cpus ? "another model on the free cores would add bandwidth"
                                                                        : "the device has headroom that only more cores per instance "
                                                                          "could use");
     case meter::Bound::Compute:
-      return fmt::format("decode is nearer the compute roof (MFU {:.0f} % of {}) than either bandwidth roof ({:.0f} % of what {} can "
-                         "read, {})",
-                         100 * v.mfu, cores, 100 * v.mbu_cores, cores, device);
+      return fmt::format("decode is nearer the compute roof (MFU {} % of {}) than either bandwidth roof ({} % of what {} can read, {})",
+                         floor_pct(v.mfu), cores, floor_pct(v.mbu_cores), cores, device);
     default:
-      return fmt::format("each instance pulls {:.0f} % of what {} can read and together they use {} (below the {:.0f} % line), so "
-                         "neither bandwidth roof binds: latency and overhead do",
-                         100 * v.mbu_cores, cores, device, 100 * r.threshold);
+      return fmt::format("each instance pulls {} % of what {} can read and together they use {}: below the {:.0f} % line on both "
+                         "roofs, the nearer being {}",
+                         floor_pct(v.mbu_cores), cores, device, 100 * r.threshold,
+                         v.mbu_device > v.mbu_cores ? "the device's" : "that of " + cores);
   }
 }
 
@@ -195,10 +198,10 @@ void finish_report(CompareReport& r) {
 std::string verdict_short(const std::optional<meter::Verdict>& v) {
   if (!v) return "no probe";
   switch (v->bound) {
-    case meter::Bound::Device: return fmt::format("device-bound (device {:.0f} %)", 100 * v->mbu_device);
-    case meter::Bound::Cores: return fmt::format("core-bound (cores {:.0f} %, device {:.0f} %)", 100 * v->mbu_cores, 100 * v->mbu_device);
-    case meter::Bound::Compute: return fmt::format("compute (MFU {:.0f} %)", 100 * v->mfu);
-    default: return fmt::format("neither (cores {:.0f} %, device {:.0f} %)", 100 * v->mbu_cores, 100 * v->mbu_device);
+    case meter::Bound::Device: return fmt::format("device-bound (device {} %)", floor_pct(v->mbu_device));
+    case meter::Bound::Cores: return fmt::format("core-bound (cores {} %, device {} %)", floor_pct(v->mbu_cores), floor_pct(v->mbu_device));
+    case meter::Bound::Compute: return fmt::format("compute (MFU {} %)", floor_pct(v->mfu));
+    default: return fmt::format("neither (cores {} %, device {} %)", floor_pct(v->mbu_cores), floor_pct(v->mbu_device));
   }
 }
 
@@ -261,7 +264,7 @@ std::string render_table(const CompareReport& r) {
                          g.cpus.empty() ? "" : fmt::format(" on CPU {}", fmt::join(g.cpus, ",")), g.prefill_gbs, g.decode_gbs,
                          g.peak_gbs, ms_str(g.ttft_ms), ms_str(g.tpot_p50_ms), ms_str(g.tpot_p99_ms), g.decode_tokens_per_s);
       if (g.decode_verdict && g.decode_verdict->mbu_cores > 0)
-        out += fmt::format(", decode at {:.0f} % of its cores' roof", 100 * g.decode_verdict->mbu_cores);
+        out += fmt::format(", decode at {} % of its cores' roof", floor_pct(g.decode_verdict->mbu_cores));
       if (g.pss_bytes) out += fmt::format(", PSS {:.2f} GiB", gib(g.pss_bytes));
       else if (g.peak_rss_bytes) out += fmt::format(", peak RSS {:.2f} GiB", gib(g.peak_rss_bytes));
       if (!g.completed) out += fmt::format("  FAILED: {}", g.error);
