@@ -24,6 +24,9 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   uint64_t size() const { return size_; }
   std::span<const uint8_t> bytes() const { return {data_, size_t(size_)}; }
+  // Unmaps the pages this process has touched, so they no longer count in its resident set
+  // (they stay in the page cache, reclaimable; a later read maps them again).
+  void release_pages() const;
 
  private:
   std::string path_;

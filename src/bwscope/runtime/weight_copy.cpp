@@ -122,6 +122,9 @@ uint64_t make_weights_private(LlamaModel& model, const kernels::Ops* interleave_
 #endif
   write_copy(model, plan, static_cast<uint8_t*>(p), threads);
   bind_copy(model, plan, static_cast<const uint8_t*>(p), copy);
+  // The file's weight pages are no longer read: out of this process's resident set (a private
+  // copy of 1B Q4_0 measured 1.34 GiB of PSS with them, 0.65 of it the file's pages).
+  if (model.file) model.file->mapping().release_pages();
   return plan.bytes;
 }
 
