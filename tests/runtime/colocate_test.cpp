@@ -227,29 +227,6 @@ TEST_F(Colocate, DifferentModelsPerInstance) {
                                 r.instances[0].scratch_bytes + r.instances[1].kv_bytes + r.instances[1].scratch_bytes);
 }
 
-TEST_F(Colocate, AKilledChildIsReportedByNameAndTheOthersAreKept) {
-  ColocateOptions o = options(Isolation::Process, CoreMode::Partition, WeightMode::Shared);
-  o.progress_interval_s = 0.001;
-  bool killed = false;
-  o.on_progress = [&](const Progress& p) {
-    if (!killed && p.instances[1].state == "decode" && p.instances[1].pid > 0) {
-      ::kill(p.instances[1].pid, SIGKILL);
-      killed = true;
-    }
-  };
-  // Long enough (a second or so) that B is still decoding when the progress report sees it.
-  const ColocateResult r = run_colocated(specs(2, 1900, 16), o);
-  ASSERT_TRUE(killed);
-  ASSERT_EQ(r.instances.size(), 2u);
-  EXPECT_TRUE(r.instances[0].completed);
-  EXPECT_EQ(r.instances[0].steps_done(), 1900);
-  EXPECT_FALSE(r.instances[1].completed);
-  EXPECT_NE(r.instances[1].error.find("killed by signal 9"), std::string::npos) << r.instances[1].error;
-  EXPECT_NE(r.instances[1].error.find("during decode"), std::string::npos) << r.instances[1].error;
-  ASSERT_EQ(r.failures().size(), 1u);
-  EXPECT_EQ(r.failures()[0].substr(0, 3), "B: ");
-}
-
 // Descriptors and mappings of this process that name a bwscope weights object.
 int weight_objects_here() {
   int n = 0;
@@ -259,6 +236,42 @@ int weight_objects_here() {
   }
   if (auto m = read_process_memory(0, {"memfd:bwscope-weights"})) n += int(m->matched.size());
   return n;
+}
+
+TEST_F(Colocate, AKilledChildIsReportedByNameAndTheOthersAreKeptAndNothingIsLeftBehind) {
+  const int before = weight_objects_here();
+  {
+    ColocateOptions o = options(Isolation::Process, CoreMode::Partition, WeightMode::Shared);
+    o.progress_interval_s = 0.001;
+    bool killed = false;
+    o.on_progress = [&](const Progress& p) {
+      if (!killed && p.instances[1].state == "decode" && p.instances[1].pid > 0) {
+        ::kill(p.instances[1].pid, SIGKILL);
+        killed = true;
+      }
+    };
+    // Long enough (a second or so) that B is still decoding when the progress report sees it.
+    const ColocateResult r = run_colocated(specs(2, 1900, 16), o);
+    ASSERT_TRUE(killed);
+    ASSERT_EQ(r.instances.size(), 2u);
+    EXPECT_TRUE(r.instances[0].completed);
+    EXPECT_EQ(r.instances[0].steps_done(), 1900);
+    EXPECT_FALSE(r.instances[1].completed);
+    EXPECT_NE(r.instances[1].error.find("killed by signal 9"), std::string::npos) << r.instances[1].error;
+    EXPECT_NE(r.instances[1].error.find("during decode"), std::string::npos) << r.instances[1].error;
+    ASSERT_EQ(r.failures().size(), 1u);
+    EXPECT_EQ(r.failures()[0].substr(0, 3), "B: ");
+    // The runner holds the shared object's descriptor while the result keeps it; it maps nothing.
+    EXPECT_EQ(weight_objects_here(), before + 1);
+  }
+  // Gone with the result; and nothing named in a file system (shared memory, the temporary
+  // directory) to clean up.
+  EXPECT_EQ(weight_objects_here(), before);
+  for (const char* dir : {"/dev/shm", "/tmp"}) {
+    if (!std::filesystem::exists(dir)) continue;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+      EXPECT_EQ(e.path().filename().string().find("bwscope-weights"), std::string::npos) << e.path();
+  }
 }
 
 TEST_F(Colocate, SharedWeightsAreOneObjectMappedByEveryChildProcess) {
@@ -301,34 +314,6 @@ TEST_F(Colocate, FileWeightsMapTheModelFile) {
   }
   ASSERT_EQ(r.weights->files.size(), 1u);
   EXPECT_EQ(r.weights->files[0].bytes, uint64_t(st.st_size));  // re-read into the page cache
-}
-
-TEST_F(Colocate, AKilledInstanceLeavesNoSharedObjectBehind) {
-  const int before = weight_objects_here();
-  {
-    ColocateOptions o = options(Isolation::Process, CoreMode::Partition, WeightMode::Shared);
-    o.progress_interval_s = 0.001;
-    bool killed = false;
-    o.on_progress = [&](const Progress& p) {
-      if (!killed && p.instances[0].state == "decode" && p.instances[0].pid > 0) {
-        ::kill(p.instances[0].pid, SIGKILL);
-        killed = true;
-      }
-    };
-    const ColocateResult r = run_colocated(specs(2, 1900, 16), o);
-    ASSERT_TRUE(killed);
-    EXPECT_FALSE(r.instances[0].completed);
-    // The runner holds the object's descriptor while the result keeps it; it maps nothing.
-    EXPECT_EQ(weight_objects_here(), before + 1);
-  }
-  EXPECT_EQ(weight_objects_here(), before);
-  // Nor anything named in a file system: shared memory and the temporary directory hold no
-  // bwscope object.
-  for (const char* dir : {"/dev/shm", "/tmp"}) {
-    if (!std::filesystem::exists(dir)) continue;
-    for (const auto& e : std::filesystem::directory_iterator(dir))
-      EXPECT_EQ(e.path().filename().string().find("bwscope-weights"), std::string::npos) << e.path();
-  }
 }
 
 TEST_F(Colocate, AStopRequestEndsEveryInstanceAndKeepsWhatWasMeasured) {

@@ -13,19 +13,6 @@
 #include "bwscope/meter/ledger.h"
 
 namespace bwscope {
-namespace {
-
-// Owns one read-only mapping of the object, and keeps what the model owned before alive.
-struct Mapping {
-  std::shared_ptr<const void> previous;
-  void* data = nullptr;
-  size_t size = 0;
-  ~Mapping() {
-    if (data) ::munmap(data, size);
-  }
-};
-
-}  // namespace
 
 SharedWeights::FileId SharedWeights::file_id(const std::string& path) {
   struct stat st{};
@@ -101,11 +88,7 @@ void SharedWeights::attach(LlamaModel& model, const kernels::Ops& ops) const {
   const size_t size = size_t(std::max<uint64_t>(plan_.bytes, 1));
   void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd_, 0);
   if (p == MAP_FAILED) fail("{}: shared weights: cannot map the object: {}", model_path_, std::strerror(errno));
-  auto mapping = std::make_shared<Mapping>();
-  mapping->previous = model.storage;
-  mapping->data = p;
-  mapping->size = size;
-  bind_copy(model, plan_, static_cast<const uint8_t*>(p), mapping);
+  bind_copy(model, plan_, p, size);
 }
 
 }  // namespace bwscope

@@ -13,13 +13,13 @@
 namespace bwscope {
 namespace {
 
-// Owns an anonymous mapping and keeps whatever the model owned before alive (its views into
+// Owns the mapping of a copy and keeps whatever the model owned before alive (its views into
 // a Hugging Face checkpoint, for instance).
-struct AnonymousCopy {
+struct CopyMapping {
   std::shared_ptr<const void> previous;
   void* data = nullptr;
   size_t size = 0;
-  ~AnonymousCopy() {
+  ~CopyMapping() {
     if (data) ::munmap(data, size);
   }
 };
@@ -94,9 +94,14 @@ void write_copy(const LlamaModel& model, const CopyPlan& plan, uint8_t* dst, int
   });
 }
 
-void bind_copy(LlamaModel& model, const CopyPlan& plan, const uint8_t* base, std::shared_ptr<const void> owner) {
+void bind_copy(LlamaModel& model, const CopyPlan& plan, void* mapping, size_t mapping_bytes) {
+  auto owner = std::make_shared<CopyMapping>();
+  owner->previous = model.storage;
+  owner->data = mapping;
+  owner->size = mapping_bytes;
   const std::vector<kernels::Matrix*> ms = weight_matrices(model);
   if (ms.size() != plan.items.size()) fail("weight copy: the plan has {} matrices, the model {}", plan.items.size(), ms.size());
+  const auto* base = static_cast<const uint8_t*>(mapping);
   for (size_t i = 0; i < ms.size(); ++i) {
     ms[i]->interleaved = ms[i]->interleaved || plan.items[i].interleaved;
     ms[i]->data = base + plan.items[i].offset;
@@ -109,10 +114,6 @@ uint64_t make_weights_private(LlamaModel& model, const kernels::Ops* interleave_
   if (plan.bytes == 0) return 0;
   void* p = ::mmap(nullptr, plan.bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) fail("private weights: cannot allocate {} bytes: {}", plan.bytes, std::strerror(errno));
-  auto copy = std::make_shared<AnonymousCopy>();
-  copy->previous = model.storage;
-  copy->data = p;
-  copy->size = plan.bytes;
   // Fault every page in with one call rather than one trap per 4 KiB page during the copy:
   // loading 1B F16 took 3.4-4.0 s with it against 3.2-9.6 s without (a VM, where each trap is
   // slow; 2026-12-03). MADV_HUGEPAGE made it slower (10-11 s) and decode no faster. Best effort:
@@ -120,8 +121,13 @@ uint64_t make_weights_private(LlamaModel& model, const kernels::Ops* interleave_
 #ifdef MADV_POPULATE_WRITE
   ::madvise(p, plan.bytes, MADV_POPULATE_WRITE);
 #endif
-  write_copy(model, plan, static_cast<uint8_t*>(p), threads);
-  bind_copy(model, plan, static_cast<const uint8_t*>(p), copy);
+  try {
+    write_copy(model, plan, static_cast<uint8_t*>(p), threads);
+  } catch (...) {
+    ::munmap(p, plan.bytes);
+    throw;
+  }
+  bind_copy(model, plan, p, plan.bytes);
   // The file's weight pages are no longer read: out of this process's resident set (a private
   // copy of 1B Q4_0 measured 1.34 GiB of PSS with them, 0.65 of it the file's pages).
   if (model.file) model.file->mapping().release_pages();

@@ -36,9 +36,10 @@ CopyPlan plan_copy(const LlamaModel& model, const kernels::Ops* interleave_for);
 // Writes the copy of `model`'s weights to dst (plan.bytes), cut into pieces of a few MiB that
 // `threads` threads share.
 void write_copy(const LlamaModel& model, const CopyPlan& plan, uint8_t* dst, int threads);
-// Points the model's matrices at the copy at `base`, which `owner` keeps alive (the model
-// then owns it, and keeps what it owned before alive too).
-void bind_copy(LlamaModel& model, const CopyPlan& plan, const uint8_t* base, std::shared_ptr<const void> owner);
+// Points the model's matrices at the copy at the start of `mapping` (mmap()ed, `mapping_bytes`
+// long). The model then owns the mapping — it is unmapped when the model goes — and keeps what
+// it owned before alive.
+void bind_copy(LlamaModel& model, const CopyPlan& plan, void* mapping, size_t mapping_bytes);
 
 // Copies every weight matrix into one anonymous mapping the model owns (interleaved where
 // `interleave_for` prefers it) and points the matrices there; the file mapping's weight pages
