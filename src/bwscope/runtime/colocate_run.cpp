@@ -12,9 +12,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <tuple>
 #include <optional>
 #include <thread>
+#include <tuple>
 
 #include "bwscope/base/error.h"
 #include "bwscope/runtime/colocate.h"
@@ -71,7 +71,7 @@ std::string describe_exit(int status) {
 class Monitor {
  public:
   Monitor(const std::vector<InstancePlan>& plans, const ColocateOptions& o, Board& board)
-      : plans_(plans), o_(o), board_(board), trails_(plans.size()), last_state_(plans.size(), colo::kLoading),
+      : plans_(plans), o_(o), board_(board), rates_(plans.size()), last_state_(plans.size(), colo::kLoading),
         last_steps_(plans.size(), 0), memory_(plans.size()) {
     // The weights' mappings as smaps names them: the shared object, or the model files (a
     // private copy is anonymous).
@@ -115,7 +115,7 @@ class Monitor {
     }
     const int64_t now = meter::now_ns();
     if (o_.on_progress) {
-      for (size_t i = 0; i < plans_.size(); ++i) trails_[i].sample(now, board_.slots[i].bytes.load(), board_.slots[i].steps_done.load());
+      for (size_t i = 0; i < plans_.size(); ++i) rates_[i].sample(now, board_.slots[i].bytes.load(), board_.slots[i].steps_done.load());
       if (now - last_report_ns_ >= int64_t(o_.progress_interval_s * 1e9)) report(now, pids);
     }
     if (!board_.release.load()) {
@@ -167,8 +167,8 @@ class Monitor {
       ip.state = std::string(colo::slot_state_name(s.state.load()));
       ip.steps_done = s.steps_done.load();
       ip.steps_total = plans_[i].spec.n_gen;
-      trails_[i].sample(now, s.bytes.load(), ip.steps_done);
-      std::tie(ip.gbs_now, ip.window_s) = trails_[i].rate(now);
+      rates_[i].sample(now, s.bytes.load(), ip.steps_done);
+      std::tie(ip.gbs_now, ip.window_s) = rates_[i].rate(now);
       p.total_gbs_now += ip.gbs_now;
       p.instances.push_back(std::move(ip));
     }
@@ -195,7 +195,7 @@ class Monitor {
   const std::vector<InstancePlan>& plans_;
   const ColocateOptions& o_;
   Board& board_;
-  std::vector<LiveRate> trails_;
+  std::vector<LiveRate> rates_;
   std::vector<int32_t> last_state_;
   std::vector<int64_t> last_steps_;
   int64_t last_report_ns_ = 0;
@@ -209,10 +209,10 @@ void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms
 
 void run_threads(const std::vector<InstancePlan>& plans, const ColocateOptions& o, Board& board, ColocateResult& result) {
   result.instances.resize(plans.size());
+  Monitor monitor(plans, o, board);  // first: it takes this process's memory before the instances load
   std::vector<std::thread> threads;
   for (size_t i = 0; i < plans.size(); ++i)
     threads.emplace_back([&, i] { colo::run_instance(plans[i], o, board, result.instances[i]); });
-  Monitor monitor(plans, o, board);
   for (;;) {
     monitor.tick(&result.interrupted, {});
     bool all_done = true;
