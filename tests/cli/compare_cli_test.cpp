@@ -131,8 +131,13 @@ TEST_F(CompareCli, CtrlCStopsEverythingAndWritesWhatWasMeasured) {
   const std::string json = dir_.file("r.json");
   // Long enough (seconds) to be interrupted in the middle.
   const pid_t pid = spawn({"compare", "-m", model_, "-p", "16", "-n", "1900", "-b", "16", "--probe", "none", "--json-out", json});
-  // Wait until the children run (the parent forks them once the single run starts).
+  // Wait until the child runs (the parent forks it once the single run starts) and has loaded
+  // its model (it maps the shared weights then), then a little: it is decoding. A fixed wait
+  // from the fork alone was too short under ThreadSanitizer in 2 of 3 runs.
   for (int i = 0; i < 500 && children_of(pid).empty(); ++i) sleep_ms(10);
+  const std::vector<pid_t> kids = children_of(pid);
+  for (int i = 0; i < 1000 && !kids.empty() && slurp(fmt::format("/proc/{}/maps", kids[0])).find("bwscope-weights") == std::string::npos; ++i)
+    sleep_ms(10);
   sleep_ms(300);
   kill(-pid, SIGINT);  // the whole process group, as Ctrl-C on a terminal does
   int status = 0;
