@@ -234,9 +234,9 @@ void run_compare(Options o) {
 
   // The weights every scenario computes on, made once: the shared copy (repacked) or the
   // file re-read into the page cache.
-  fmt::print(stderr, "bwscope: {} ...\n", co.weights == WeightMode::Shared  ? "writing the shared copy of the weights"
-                                          : co.weights == WeightMode::File ? "re-reading the model file into the page cache"
-                                                                           : "checking the models");
+  if (co.weights != WeightMode::Private)
+    fmt::print(stderr, "bwscope: {} ...\n", co.weights == WeightMode::Shared ? "writing the shared copy of the weights"
+                                                                               : "re-reading the model file into the page cache");
   co.prepared = prepare_weights(specs, co);
   for (Scenario& s : scenarios) s.options.prepared = co.prepared;
 
