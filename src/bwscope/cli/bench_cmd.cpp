@@ -42,21 +42,20 @@ struct ProbeInfo {
   std::string source;                  // "cache <path>", "measured now", "file <path>", "none"
   std::optional<double> before_gbs, after_gbs;  // the quick read probes bracketing the run
   int bracket_threads = 0, cpus = 0;   // the brackets ran on this many threads, of this many CPUs
-  // The better of the brackets when they ran on `threads` (right around the run: the host's
-  // bandwidth drifts by a third within minutes, and a cached probe can be hours old), else the
-  // probe's figure for that many threads (the device's past its thread counts).
+  // What `threads` threads read: bracketed by the quick probes when they ran on that many,
+  // else the probe's figure for that many (the device's past its thread counts).
   double read_gbs(int threads) const {
     if (!result) return 0;
-    if (threads == bracket_threads && (before_gbs || after_gbs)) return std::max(before_gbs.value_or(0), after_gbs.value_or(0));
+    double cached = result->attainable_read_gbs();
     for (const meter::ThreadFigures& f : result->per_threads)
-      if (f.threads == threads) return f.read.best_gbs;
-    return result->attainable_read_gbs();
+      if (f.threads == threads) cached = f.read.best_gbs;
+    return threads == bracket_threads ? meter::bracketed_roof(cached, before_gbs, after_gbs) : cached;
   }
   // The device's roof: what every CPU reads.
   double attainable_gbs() const {
     if (!result) return 0;
-    if (bracket_threads == cpus && (before_gbs || after_gbs)) return read_gbs(cpus);
-    return result->attainable_read_gbs();
+    return bracket_threads == cpus ? meter::bracketed_roof(result->attainable_read_gbs(), before_gbs, after_gbs)
+                                   : result->attainable_read_gbs();
   }
 };
 

@@ -91,19 +91,14 @@ double compute_roof(const meter::ProbeResult& p, const std::string& weight_type)
 }
 
 // The roofs: for a thread count the brackets ran on (every CPU, one instance's threads), the
-// better of the two brackets, taken right around the runs; the cached probe's figure
-// otherwise. The host's bandwidth drifts by a third within minutes here, and a cached probe can
-// be hours old: judged against it, an instance at its core's rate read as "neither".
+// better bracket (meter::bracketed_roof); the cached probe's figure otherwise. Judged against
+// an hours-old cached probe, an instance at its core's rate read as "neither".
 void set_roofs(report::ProbeSummary& roofs, const meter::ProbeResult& probe, const std::string& weight_type) {
-  auto around = [](double cached, std::optional<double> before, std::optional<double> after) {
-    if (!before && !after) return cached;
-    return std::max(before.value_or(0), after.value_or(0));
-  };
-  roofs.attainable_read_gbs = around(probe.attainable_read_gbs(), roofs.before_gbs, roofs.after_gbs);
+  roofs.attainable_read_gbs = meter::bracketed_roof(probe.attainable_read_gbs(), roofs.before_gbs, roofs.after_gbs);
   roofs.read_by_threads.clear();
   for (const meter::ThreadFigures& f : probe.per_threads) {
     double gbs = f.read.best_gbs;
-    if (f.threads == roofs.instance_threads && f.threads < roofs.cpus) gbs = around(gbs, roofs.instance_before_gbs, roofs.instance_after_gbs);
+    if (f.threads == roofs.instance_threads && f.threads < roofs.cpus) gbs = meter::bracketed_roof(gbs, roofs.instance_before_gbs, roofs.instance_after_gbs);
     if (f.threads == roofs.cpus) gbs = roofs.attainable_read_gbs;
     if (f.threads == int(roofs.read_by_threads.size()) + 1) roofs.read_by_threads.push_back(gbs);
   }

@@ -282,6 +282,11 @@ ProbeResult run_probe(const ProbeOptions& o) {
   return r;
 }
 
+double bracketed_roof(double cached_gbs, std::optional<double> before_gbs, std::optional<double> after_gbs) {
+  if (!before_gbs && !after_gbs) return cached_gbs;
+  return std::max(before_gbs.value_or(0), after_gbs.value_or(0));
+}
+
 double quick_read_probe(int threads, double seconds, size_t buffer_bytes) {
   const std::vector<int> cpus = allowed_cpus();
   if (threads < 1 || threads > int(cpus.size()))

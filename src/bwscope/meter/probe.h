@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,11 @@ ProbeResult cached_probe(const ProbeOptions& options, bool reprobe);
 // bracket a run: compare reports the drift between the one before and the one after.
 // buffer_bytes 0: far larger than the last-level cache (as ProbeOptions::buffer_bytes).
 double quick_read_probe(int threads, double seconds = 0.5, size_t buffer_bytes = 0);
+
+// A roof for a run: the better of the quick probes taken right before and after it on as many
+// threads, when either ran; else the cached probe's figure. The host's bandwidth drifts by a
+// third within minutes on shared machines, and a cached probe can be hours old.
+double bracketed_roof(double cached_gbs, std::optional<double> before_gbs, std::optional<double> after_gbs);
 
 // The compute probe alone: GFLOP/s of the prefill matmul kernels (kernels::best_ops()) for each
 // weight type they support, on `threads` threads, best of `reps` calls.
