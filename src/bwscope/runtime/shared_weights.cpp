@@ -10,7 +10,6 @@
 #include <filesystem>
 
 #include "bwscope/base/error.h"
-#include "bwscope/meter/ledger.h"
 
 namespace bwscope {
 
@@ -21,7 +20,6 @@ SharedWeights::FileId SharedWeights::file_id(const std::string& path) {
 }
 
 std::shared_ptr<const SharedWeights> SharedWeights::create(const std::string& model_path, const kernels::Ops& ops, int threads) {
-  const int64_t t0 = meter::now_ns();
   std::shared_ptr<SharedWeights> w(new SharedWeights());
   w->model_path_ = model_path;
   w->isa_ = std::string(ops.isa);
@@ -58,7 +56,6 @@ std::shared_ptr<const SharedWeights> SharedWeights::create(const std::string& mo
   // mapping gone).
   if (::fcntl(w->fd_, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
     fail("{}: shared weights: cannot seal the object: {}", model_path, std::strerror(errno));
-  w->repack_s_ = double(meter::now_ns() - t0) * 1e-9;
   return w;
 }
 
@@ -71,12 +68,6 @@ uint64_t SharedWeights::interleaved_bytes() const {
   for (size_t i = 0; i < plan_.items.size(); ++i)
     if (plan_.items[i].interleaved && (i == 0 || plan_.items[i].offset != plan_.items[0].offset)) total += plan_.items[i].bytes;
   return total;
-}
-
-uint64_t SharedWeights::resident_bytes() const {
-  struct stat st{};
-  if (::fstat(fd_, &st) != 0) return 0;
-  return uint64_t(st.st_blocks) * 512;
 }
 
 void SharedWeights::attach(LlamaModel& model, const kernels::Ops& ops) const {

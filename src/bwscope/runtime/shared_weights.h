@@ -30,14 +30,11 @@ class SharedWeights {
   const std::string& model_path() const { return model_path_; }
   std::string_view isa() const { return isa_; }
   uint64_t bytes() const { return plan_.bytes; }  // the object: a copy of every weight matrix
-  double repack_s() const { return repack_s_; }    // what create() took: load, plan, write
   uint64_t interleaved_bytes() const;              // of bytes(), the matrices in the interleaved layout
   // The object's inode: /proc/<pid>/maps shows it on every mapping of the object, under
   // mapping_name().
   uint64_t inode() const { return inode_; }
   static constexpr std::string_view kMappingName = "/memfd:bwscope-weights";
-  // Memory the object holds now (its allocated blocks, from fstat).
-  uint64_t resident_bytes() const;
 
   // Maps the object read-only and points the model's matrices at it (the model then keeps the
   // mapping). The model must be the one the object was made from, for the same kernel table:
@@ -62,7 +59,6 @@ class SharedWeights {
   CopyPlan plan_;
   int fd_ = -1;
   uint64_t inode_ = 0;
-  double repack_s_ = 0;
 };
 
 }  // namespace bwscope
