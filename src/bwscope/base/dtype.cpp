@@ -1,5 +1,7 @@
 #include "bwscope/base/dtype.h"
 
+#include "bwscope/base/error.h"
+
 #include <array>
 #include <cctype>
 #include <cmath>
@@ -40,6 +42,12 @@ std::optional<DType> parse_dtype(std::string_view name) {
   for (const auto& t : kTypes)
     if (t.name == lower) return t.type;
   return std::nullopt;
+}
+
+DType parse_dtype_flag(std::string_view flag, std::string_view value) {
+  const std::optional<DType> t = parse_dtype(value);
+  if (!t) fail("{} {}: unknown type (f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k)", flag, value);
+  return *t;
 }
 
 std::optional<uint64_t> row_bytes(DType type, uint64_t n) {

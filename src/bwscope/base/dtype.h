@@ -36,6 +36,8 @@ const DTypeInfo& dtype_info(DType type);
 std::string_view dtype_name(DType type);
 // Accepts "f32", "F16", "q8_0", "Q4_K", ... Returns nullopt for unknown names.
 std::optional<DType> parse_dtype(std::string_view name);
+// parse_dtype for a flag's value; throws Error "<flag> <value>: unknown type (...)".
+DType parse_dtype_flag(std::string_view flag, std::string_view value);
 
 // Bytes taken by one row of n elements; n must be a multiple of the block size.
 // Returns nullopt when it is not (or on overflow).

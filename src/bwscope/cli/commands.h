@@ -1,6 +1,10 @@
 // Each subcommand registers itself on the app: options in, a callback that calls the library.
 #pragma once
 
+#include <signal.h>
+
+#include <csignal>
+
 #include <CLI/CLI.hpp>
 
 #include "bwscope/base/dtype.h"
@@ -22,5 +26,19 @@ DType parse_type_flag(const std::string& flag, const std::string& value);
 // The default model when none is given: the cached synthetic Llama 3.2 1B, made on first use.
 std::string default_model_path();
 int default_threads();
+
+// While alive, SIGINT (Ctrl-C) sets flag() instead of killing the process, so a run can stop
+// early and still write what it measured; the previous handler comes back on destruction.
+class ScopedSigint {
+ public:
+  ScopedSigint();
+  ~ScopedSigint();
+  ScopedSigint(const ScopedSigint&) = delete;
+  ScopedSigint& operator=(const ScopedSigint&) = delete;
+  volatile std::sig_atomic_t* flag();
+
+ private:
+  struct sigaction old_ {};
+};
 
 }  // namespace bwscope::cli

@@ -1,16 +1,11 @@
 // bwscope compare: one instance alone, then N at once (and other schedules or fused), back to
 // back on the same settings; the table, ratios, verdict and conclusion, with live progress on
-// stderr, and JSON / CSV / Markdown / HTML / SVG outputs.
+// stderr, and JSON / CSV / Markdown / HTML / SVG outputs. The run itself is study::run_compare.
 #include <signal.h>
-#include <unistd.h>
 
-#include <algorithm>
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
 #include <memory>
-#include <optional>
-#include <set>
 
 #include <fmt/core.h>
 #include <fmt/ranges.h>
@@ -18,299 +13,25 @@
 #include "bwscope/base/error.h"
 #include "bwscope/base/mapped_file.h"
 #include "bwscope/cli/commands.h"
-#include "bwscope/meter/probe.h"
-#include "bwscope/meter/verdict.h"
-#include "bwscope/model/model_cache.h"
 #include "bwscope/report/compare_report.h"
-#include "bwscope/runtime/colocate.h"
+#include "bwscope/study/compare_run.h"
 
 namespace bwscope::cli {
 namespace {
 
-volatile std::sig_atomic_t g_stop = 0;
-extern "C" void on_sigint(int) { g_stop = 1; }
-
-struct Options {
-  std::vector<std::string> models;
-  std::string preset = "llama-3.2-1b", type = "q8_0", kv_type = "f16", isa;
-  std::string isolation = "process", cores = "partition", weights = "shared", schedule = "parallel", prompts = "different";
-  std::string probe = "cached", html, svg, json_out;
-  int instances = 2, threads = 0;
-  int64_t n_prompt = 128, n_gen = 64, batch = 1, slice_steps = 4;
-  double window_ms = 10, threshold = 0.8, bracket_s = 0.5, assume_mem_gb = 0;
-  std::optional<double> peak_bw;
-  bool fused = false, seed_scenario = false, json = false, csv = false, md = false, no_progress = false;
+struct Options : study::CompareSettings {
+  std::string html, svg, json_out;
+  bool json = false, csv = false, md = false, no_progress = false;
 };
 
-// The live display: one line rewritten in place on a terminal, a plain line every two seconds
-// otherwise (logs and pipes).
-class ProgressLine {
- public:
-  explicit ProgressLine(bool enabled) : enabled_(enabled), tty_(::isatty(2)) {}
-  void start(const std::string& label) {
-    label_ = label;
-    last_plain_s_ = -10;
-    if (enabled_ && !tty_) fmt::print(stderr, "bwscope: running {}\n", label);
-  }
-  void show(const Progress& p) {
-    if (!enabled_) return;
-    std::string parts;
-    for (const InstanceProgress& i : p.instances)
-      parts += fmt::format("{}{} {} {}/{} {:5.1f} GB/s", parts.empty() ? "" : " | ", i.name, i.state, i.steps_done, i.steps_total, i.gbs_now);
-    const std::string line = fmt::format("{} {:5.1f} s  {}  | total {:5.1f} GB/s", label_, p.elapsed_s, parts, p.total_gbs_now);
-    if (tty_) {
-      fmt::print(stderr, "\r\033[K{}", line);
-    } else if (p.elapsed_s - last_plain_s_ >= 2) {
-      fmt::print(stderr, "  {}\n", line);
-      last_plain_s_ = p.elapsed_s;
-    }
-    std::fflush(stderr);
-  }
-  void finish(const std::string& summary) {
-    if (!enabled_) return;
-    if (tty_) fmt::print(stderr, "\r\033[K");
-    fmt::print(stderr, "bwscope: {}\n", summary);
-  }
-
- private:
-  bool enabled_, tty_;
-  std::string label_;
-  double last_plain_s_ = -10;
-};
-
-struct Scenario {
-  std::string name, kind;
-  std::vector<InstanceSpec> specs;
-  ColocateOptions options;
-};
-
-double compute_roof(const meter::ProbeResult& p, const std::string& weight_type) {
-  for (const meter::ComputeFigure& c : p.compute)
-    if (c.kernel.find("/" + weight_type + " ") != std::string::npos) return c.best_gflops;
-  return p.compute_peak_gflops;
-}
-
-// The roofs: for a thread count the brackets ran on (every CPU, one instance's threads), the
-// better bracket (meter::bracketed_roof); the cached probe's figure otherwise. Judged against
-// an hours-old cached probe, an instance at its core's rate read as "neither".
-void set_roofs(report::ProbeSummary& roofs, const meter::ProbeResult& probe, const std::string& weight_type) {
-  roofs.attainable_read_gbs = meter::bracketed_roof(probe.attainable_read_gbs(), roofs.before_gbs, roofs.after_gbs);
-  roofs.read_by_threads.clear();
-  for (const meter::ThreadFigures& f : probe.per_threads) {
-    double gbs = f.read.best_gbs;
-    if (f.threads == roofs.instance_threads && f.threads < roofs.cpus) gbs = meter::bracketed_roof(gbs, roofs.instance_before_gbs, roofs.instance_after_gbs);
-    if (f.threads == roofs.cpus) gbs = roofs.attainable_read_gbs;
-    if (f.threads == int(roofs.read_by_threads.size()) + 1) roofs.read_by_threads.push_back(gbs);
-  }
-  roofs.compute_roof_gflops = compute_roof(probe, weight_type);
-}
-
-// Where decode on the file's row layout is known to trail the interleaved kernels (bwscope_bench
-// Decode, one thread, 2026-12-04; docs/engine.md): in --weights file mode those figures measure
-// bwscope's kernel more than the device, and the report says so beside them.
-std::optional<std::string> row_layout_caveat(std::string_view isa, const std::string& type) {
-  std::string how;
-  if (isa == "avx512" && type == "q4_0") how = "about 0.65-0.70× (23-26 against 35-36 GB/s, one thread)";
-  else if (isa == "avx2" && type == "q8_0") how = "about 0.4× (8.6 against 21-23 GB/s, one thread)";
-  else if (isa == "avx2" && type == "q4_0") how = "about 0.25× (4.8 against 19.7 GB/s, one thread)";
-  else if (isa == "scalar") how = "a small fraction (the scalar kernels are the reference, not a fast path)";
-  if (how.empty()) return std::nullopt;
-  return fmt::format("weights file: the {} kernels' decode on the row layout of {} reads {} of what they read on the interleaved "
-                     "layout, so these figures measure bwscope's kernel more than the device; --weights shared shows what the "
-                     "device delivers",
-                     isa, type, how);
-}
-
-std::vector<std::string> mode_notes(const Options& o, const ColocateOptions& co, int n_cpus, int threads) {
-  std::vector<std::string> notes;
-  notes.push_back(co.isolation == Isolation::Process
-                      ? "isolation: each instance is a child process; its ledger returns over a pipe, timed on the one CLOCK_MONOTONIC"
-                      : "isolation: the instances are threads of one process");
-  if (co.cores == CoreMode::Partition)
-    notes.push_back(fmt::format("cores partitioned: each instance is pinned to its own {} CPU(s), so they compete only for memory "
-                                "bandwidth and the shared last-level cache",
-                                threads));
-  else
-    notes.push_back(fmt::format("cores shared: every instance runs {} threads on all {} CPUs and the OS time-slices them; bwscope's "
-                                "workers spin only briefly before sleeping on a futex, so a waiting worker gives its CPU to the other "
-                                "instance instead of burning it (spinning workers are why llama.cpp drops several-fold in this mode)",
-                                threads, n_cpus));
-  if (co.weights == WeightMode::Shared)
-    notes.push_back("weights shared: one copy in the layout the kernels prefer (Q8_0/Q4_0 rows interleaved by 8, F32/F16/BF16 by 16), "
-                    "written once before the runs into a sealed memory object that every instance maps read-only, so it is resident "
-                    "once and a cache line one instance fetched can serve another");
-  else if (co.weights == WeightMode::Private)
-    notes.push_back("weights private: each instance streams its own copy in anonymous memory (in the layout the kernels prefer), so a "
-                    "cache line one instance fetched cannot serve another, and memory grows by one model per instance");
-  else
-    notes.push_back("weights file: every instance computes on the model file's own mapping (the page cache, resident once), in the "
-                    "file's row layout; the file is re-read first, so that its pages are the large ones readahead makes rather than "
-                    "what a writer left");
-  if (o.schedule == "time-sliced" || o.schedule == "all")
-    notes.push_back(fmt::format("time-sliced: one instance runs at a time, switching every {} decode steps; the device sees one "
-                                "instance's bandwidth and each request waits for the others' turns",
-                                o.slice_steps));
-  if (o.schedule == "staggered" || o.schedule == "all")
-    notes.push_back("staggered: each instance starts when the previous one has finished its prefill, so a compute-bound prefill "
-                    "overlaps a bandwidth-bound decode");
-  if (o.fused)
-    notes.push_back("fused: one engine serves all requests as one batch and reads each weight once per decode step");
-  return notes;
-}
-
-void run_compare(Options o) {
-  if (o.seed_scenario) {
-    // The original comparison's setting: Llama 3.2 3B, FP16, batch 1, a 512-token prompt.
-    o.preset = "llama-3.2-3b";
-    o.type = "f16";
-    o.batch = 1;
-    o.n_prompt = 512;
-  }
-  if (o.instances < 2) fail("-N {}: compare needs at least 2 instances", o.instances);
+void run_compare(const Options& o) {
   if (int(o.json) + int(o.csv) + int(o.md) > 1) fail("--json, --csv and --md choose the one format printed; give one");
-  const DType type = parse_type_flag("--type", o.type);
-  if (o.models.empty())
-    o.models.push_back(ensure_synthetic_model(o.preset, type, [&](const std::string& path) {
-      fmt::print(stderr, "bwscope: making the synthetic {} {} model at {} (once) ...\n", o.preset, o.type, path);
-    }));
-  for (const std::string& m : o.models)
-    if (!std::filesystem::exists(m)) fail("--model {}: no such file", m);
-
-  ColocateOptions co;
-  co.isolation = parse_isolation("--isolation", o.isolation);
-  co.cores = parse_core_mode("--cores", o.cores);
-  co.weights = parse_weight_mode("--weights", o.weights);
-  co.slice_steps = o.slice_steps;
-  co.isa = o.isa;
-  co.kv_type = parse_type_flag("--kv-type", o.kv_type);
-  co.assume_available_bytes = uint64_t(o.assume_mem_gb * 1024 * 1024 * 1024);
-  co.progress_interval_s = 0.25;
-  co.stop = &g_stop;
-  const int n_cpus = int(allowed_cpus().size());
-  // Every instance gets the same threads in every scenario, so the single run is what each of
-  // the N instances would do alone on its share of the machine.
-  const int threads = o.threads > 0 ? o.threads : co.cores == CoreMode::Partition ? std::max(1, n_cpus / o.instances) : n_cpus;
-
-  std::vector<InstanceSpec> specs;
-  for (int i = 0; i < o.instances; ++i) {
-    InstanceSpec s;
-    s.name = i < 26 ? std::string(1, char('A' + i)) : fmt::format("I{}", i);
-    s.model_path = o.models[size_t(i) % o.models.size()];
-    s.batch = o.batch;
-    s.n_prompt = o.n_prompt;
-    s.n_gen = o.n_gen;
-    s.threads = threads;
-    s.prompt_seed = o.prompts == "same" ? 1 : 1000 * uint64_t(i + 1);
-    specs.push_back(s);
-  }
-
-  std::vector<Scenario> scenarios;
-  scenarios.push_back({"1 instance", "single", {specs[0]}, co});
-  std::vector<std::string> schedules = {o.schedule};
-  if (o.schedule == "all") schedules = {"parallel", "time-sliced", "staggered"};
-  for (const std::string& s : schedules) {
-    ColocateOptions so = co;
-    so.schedule = parse_schedule("--schedule", s);
-    scenarios.push_back({fmt::format("{} × {}", o.instances, s), s, specs, so});
-  }
-  if (o.fused) {
-    ColocateOptions fo = co;
-    fo.fused = true;
-    // The fused engine gets the CPUs the N instances had together.
-    std::vector<InstanceSpec> fs = specs;
-    for (InstanceSpec& s : fs) s.threads = co.cores == CoreMode::Partition ? threads * o.instances : threads;
-    scenarios.push_back({fmt::format("{} × fused", o.instances), "fused", fs, fo});
-  }
-  // Refuse before anything runs when the largest scenario does not fit.
-  for (const Scenario& s : scenarios) {
-    const MemoryPlan plan = plan_memory(s.specs, s.options);
-    if (!plan.fits()) fail("{} does not fit in memory: {}", s.name, plan.describe());
-  }
-
-  // The weights every scenario computes on, made once: the shared copy (repacked) or the
-  // file re-read into the page cache.
-  if (co.weights != WeightMode::Private)
-    fmt::print(stderr, "bwscope: {} ...\n", co.weights == WeightMode::Shared ? "writing the shared copy of the weights"
-                                                                               : "re-reading the model file into the page cache");
-  co.prepared = prepare_weights(specs, co);
-  for (Scenario& s : scenarios) s.options.prepared = co.prepared;
-
-  report::CompareReport rep;
-  rep.weights.mode = std::string(weight_mode_name(co.weights));
-  rep.weights.isa = co.prepared->isa;
-  for (const PreparedWeights::File& f : co.prepared->files)
-    rep.weights.files.push_back({f.model_path, f.bytes, f.shared ? f.shared->interleaved_bytes() : 0, f.seconds});
-  rep.threshold = o.threshold;
-  rep.window_ms = o.window_ms;
-  rep.config = {{"models", o.models}, {"instances", o.instances}, {"isolation", o.isolation}, {"cores", o.cores},
-                {"weights", o.weights}, {"schedule", o.schedule}, {"fused", o.fused}, {"slice_steps", o.slice_steps},
-                {"prompts", o.prompts}, {"batch", o.batch}, {"n_prompt", o.n_prompt}, {"n_gen", o.n_gen},
-                {"threads_per_instance", threads}, {"kv_type", o.kv_type}, {"isa", o.isa.empty() ? "best" : o.isa},
-                {"window_ms", o.window_ms}, {"threshold", o.threshold}, {"probe", o.probe}, {"bracket_s", o.bracket_s},
-                {"seed_scenario", o.seed_scenario}};
-  const meter::DeviceInfo dev = meter::device_info();
-  rep.cpu_model = dev.cpu_model;
-  rep.cpus = dev.cpus;
-  rep.memory_bytes = dev.memory_bytes;
-  rep.notes = mode_notes(o, co, n_cpus, threads);
-  rep.probe.datasheet_gbs = o.peak_bw;
-  rep.probe.cpus = n_cpus;
-  rep.probe.instance_threads = threads;
-
-  std::optional<meter::ProbeResult> probe;
-  if (o.probe != "none") {
-    const std::string cache = meter::probe_cache_path("");
-    if (o.probe == "reprobe" || !std::filesystem::exists(cache))
-      fmt::print(stderr, "bwscope: probing this device's bandwidth and compute peak once (stored in {}) ...\n", cache);
-    probe = meter::cached_probe(meter::ProbeOptions{}, o.probe == "reprobe");
-    rep.probe.source = "cache " + cache;
-    if (o.bracket_s > 0) {
-      rep.probe.before_gbs = meter::quick_read_probe(n_cpus, o.bracket_s);
-      if (threads < n_cpus) rep.probe.instance_before_gbs = meter::quick_read_probe(threads, o.bracket_s);
-    }
-  } else {
-    rep.probe.source = "none";
-  }
-
-  struct sigaction sa {}, old_sa{};
-  sa.sa_handler = on_sigint;
-  sigemptyset(&sa.sa_mask);
-  ::sigaction(SIGINT, &sa, &old_sa);
-  ProgressLine progress(!o.no_progress);
-  const int64_t width_ns = std::max<int64_t>(1, int64_t(o.window_ms * 1e6));
+  study::ProgressLine progress(!o.no_progress);
   bool interrupted = false;
-  for (size_t k = 0; k < scenarios.size() && !interrupted; ++k) {
-    Scenario& s = scenarios[k];
-    progress.start(fmt::format("[{}/{}] {}", k + 1, scenarios.size(), s.name));
-    s.options.on_progress = [&progress](const Progress& p) { progress.show(p); };
-    const ColocateResult result = run_colocated(s.specs, s.options);
-    interrupted = result.interrupted;
-    report::ScenarioFigures f = report::scenario_figures(result, s.name, s.kind, width_ns);
-    progress.finish(fmt::format("{}: {:.1f} s, decode {:.1f} GB/s, {:.1f} tok/s{}", s.name, f.seconds, f.decode_gbs, f.tokens_per_s,
-                                f.completed ? "" : " (incomplete)"));
-    rep.scenarios.push_back(std::move(f));
-  }
-  ::sigaction(SIGINT, &old_sa, nullptr);
-
-  if (probe) {
-    if (o.bracket_s > 0 && !interrupted) {
-      rep.probe.after_gbs = meter::quick_read_probe(n_cpus, o.bracket_s);
-      if (threads < n_cpus) rep.probe.instance_after_gbs = meter::quick_read_probe(threads, o.bracket_s);
-    }
-    set_roofs(rep.probe, *probe, rep.scenarios[0].instances.empty() ? "" : rep.scenarios[0].instances[0].weight_type);
-  }
-  if (co.weights == WeightMode::File) {
-    std::set<std::string> types;
-    for (const report::ScenarioFigures& f : rep.scenarios)
-      for (const report::InstanceFigures& g : f.instances) types.insert(g.weight_type);
-    for (const std::string& t : types)
-      if (auto caveat = row_layout_caveat(rep.weights.isa, t)) rep.notes.push_back(*caveat);
-  }
-  report::finish_report(rep);
-  if (interrupted) {
-    rep.incomplete = true;
-    if (std::find(rep.failures.begin(), rep.failures.end(), "interrupted (Ctrl-C)") == rep.failures.end())
-      rep.failures.push_back("interrupted (Ctrl-C)");
+  report::CompareReport rep;
+  {
+    ScopedSigint sigint;
+    rep = study::run_compare(o, progress, sigint.flag(), interrupted);
   }
 
   // Files first (atomically), then stdout.

@@ -12,10 +12,23 @@
 
 namespace bwscope::cli {
 
+namespace {
+volatile std::sig_atomic_t g_sigint = 0;
+extern "C" void on_sigint(int) { g_sigint = 1; }
+}  // namespace
+
+ScopedSigint::ScopedSigint() {
+  g_sigint = 0;
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, &old_);
+}
+ScopedSigint::~ScopedSigint() { ::sigaction(SIGINT, &old_, nullptr); }
+volatile std::sig_atomic_t* ScopedSigint::flag() { return &g_sigint; }
+
 DType parse_type_flag(const std::string& flag, const std::string& value) {
-  auto t = parse_dtype(value);
-  if (!t) fail("{} {}: unknown type (f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k)", flag, value);
-  return *t;
+  return parse_dtype_flag(flag, value);
 }
 
 std::string default_model_path() {
