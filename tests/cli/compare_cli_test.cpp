@@ -26,12 +26,9 @@ namespace {
 
 using test_support::run_cli;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test_support::children_of;
+using test_support::sleep_ms;
+const auto slurp = test_support::read_text;
 
 class CompareCli : public ::testing::Test {
  protected:
@@ -42,31 +39,7 @@ class CompareCli : public ::testing::Test {
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
-  // Starts the CLI in the background; stdout and stderr go to files in the test's directory.
-  pid_t spawn(const std::vector<std::string>& a) {
-    const std::string out = dir_.file("out"), err = dir_.file("err");
-    const pid_t pid = fork();
-    if (pid == 0) {
-      setpgid(0, 0);  // a process group of its own, as a terminal's foreground job would be
-      dup2(open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 1);
-      dup2(open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
-      std::vector<std::string> copy = a;
-      std::vector<char*> argv{const_cast<char*>(BWSCOPE_CLI_PATH)};
-      for (auto& s : copy) argv.push_back(s.data());
-      argv.push_back(nullptr);
-      execv(BWSCOPE_CLI_PATH, argv.data());
-      _exit(127);
-    }
-    return pid;
-  }
-  // The pids of a process's children (Linux /proc).
-  static std::vector<pid_t> children_of(pid_t pid) {
-    std::ifstream in(fmt::format("/proc/{}/task/{}/children", pid, pid));
-    std::vector<pid_t> out;
-    for (pid_t c; in >> c;) out.push_back(c);
-    return out;
-  }
-  static void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+  pid_t spawn(const std::vector<std::string>& a) { return test_support::spawn_cli(a, dir_.file("out"), dir_.file("err")); }
 
   test_support::TempDir dir_;
   std::string model_;

@@ -5,7 +5,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
+#include <thread>
 #include <sstream>
 
 #include "support/temp_dir.h"
@@ -21,6 +23,33 @@ std::string slurp(const std::string& path) {
 }
 
 }  // namespace
+
+std::string read_text(const std::string& path) { return slurp(path); }
+
+void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+int spawn_cli(const std::vector<std::string>& a, const std::string& out_path, const std::string& err_path) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    dup2(open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 1);
+    dup2(open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
+    std::vector<std::string> copy = a;
+    std::vector<char*> argv{const_cast<char*>(BWSCOPE_CLI_PATH)};
+    for (auto& s : copy) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    execv(BWSCOPE_CLI_PATH, argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+std::vector<int> children_of(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  std::vector<int> out;
+  for (int c; in >> c;) out.push_back(c);
+  return out;
+}
 
 CliResult run_cli(const std::vector<std::string>& args, int timeout_seconds) {
   TempDir dir;

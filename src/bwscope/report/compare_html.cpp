@@ -9,63 +9,18 @@
 #include <fmt/ranges.h>
 
 #include "bwscope/report/compare_report.h"
+#include "bwscope/report/svg_chart.h"
 
 namespace bwscope::report {
 namespace {
 
-const char* const kColors[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f"};
-const char* color(size_t i) { return kColors[i % (sizeof kColors / sizeof kColors[0])]; }
-
-std::string esc(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '<') o += "&lt;";
-    else if (c == '>') o += "&gt;";
-    else if (c == '&') o += "&amp;";
-    else if (c == '"') o += "&quot;";
-    else o += c;
-  }
-  return o;
-}
-
-// The smallest m × 10^k at or above v for m in `steps`: a round number.
-double round_up(double v, std::initializer_list<double> steps) {
-  if (v <= 0) return 1;
-  const double p = std::pow(10.0, std::floor(std::log10(v)));
-  for (double m : steps)
-    if (m * p >= v * 0.999) return m * p;
-  return 10 * p;
-}
-// An axis end close above v (so the data fills the plot) ...
-double nice_ceil(double v) { return round_up(v, {1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0}); }
-// ... and a tick step from the 1-2-2.5-5 series, about `ticks` of them.
-double nice_step(double range, int ticks) { return round_up(range / ticks, {1.0, 2.0, 2.5, 5.0, 10.0}); }
-
-struct Frame {
-  double w = 880, h = 262, l = 58, r = 150, t = 44, b = 38;
-  double x_max = 1, y_max = 1;
-  double x(double v) const { return l + (w - l - r) * v / x_max; }
-  double y(double v) const { return h - b - (h - t - b) * std::min(v, y_max) / y_max; }
-};
-
-std::string axes(const Frame& f, const std::string& x_label, const std::string& y_label) {
-  std::string s;
-  const double ys = nice_step(f.y_max, 5);
-  for (double v = 0; v <= f.y_max * 1.0001; v += ys) {
-    s += fmt::format(R"(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="#e6e6e6"/>)", f.l, f.y(v), f.w - f.r, f.y(v));
-    s += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="end" class="tick">{:g}</text>)", f.l - 6, f.y(v) + 4, v);
-  }
-  if (!x_label.empty()) {
-    const double xs = nice_step(f.x_max, 8);
-    for (double v = 0; v <= f.x_max * 1.0001; v += xs)
-      s += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="middle" class="tick">{:g}</text>)", f.x(v), f.h - f.b + 15, v);
-    s += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="middle" class="label">{}</text>)", (f.l + f.w - f.r) / 2, f.h - 4, x_label);
-  }
-  s += fmt::format(R"(<line x1="{0:.1f}" y1="{1:.1f}" x2="{0:.1f}" y2="{2:.1f}" stroke="#888"/>)", f.l, f.t, f.h - f.b);
-  s += fmt::format(R"(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="#888"/>)", f.l, f.h - f.b, f.w - f.r, f.h - f.b);
-  s += fmt::format(R"x(<text transform="translate(14,{:.1f}) rotate(-90)" text-anchor="middle" class="label">{}</text>)x", (f.t + f.h - f.b) / 2, y_label);
-  return s;
-}
+using svg::axes;
+using svg::color;
+using svg::esc;
+using svg::Frame;
+using svg::kSvgStyle;
+using svg::legend_row;
+using svg::nice_ceil;
 
 // Horizontal reference lines: the device's read bandwidth, the bandwidth-bound threshold on it,
 // and what one instance's cores read (the roof an instance alone is judged against).
@@ -73,9 +28,7 @@ std::string reference_lines(const Frame& f, const CompareReport& r) {
   if (r.probe.attainable_read_gbs <= 0) return "";
   std::string s;
   auto line = [&](double v, const char* colour, const char* dash, const std::string& label) {
-    s += fmt::format(R"(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="{}" stroke-width="1.5" stroke-dasharray="{}"/>)", f.l,
-                     f.y(v), f.w - f.r, f.y(v), colour, dash);
-    s += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" class="ref" fill="{}">{}</text>)", f.w - f.r + 6, f.y(v) + 4, colour, esc(label));
+    s += svg::hline(f, v, colour, dash) + svg::ref_label(f.w - f.r + 6, f.y(v) + 4, colour, label);
   };
   const double peak = r.probe.attainable_read_gbs, bound = peak * r.threshold;
   line(peak, "#c0392b", "6 4", fmt::format("device {:.1f} GB/s", peak));
@@ -86,18 +39,6 @@ std::string reference_lines(const Frame& f, const CompareReport& r) {
   if (t > 0 && t < r.probe.cpus && cores > 0) {
     const bool room = std::abs(f.y(cores) - f.y(peak)) > 13 && std::abs(f.y(cores) - f.y(bound)) > 13;
     line(cores, "#7f8c8d", "8 3 2 3", room ? fmt::format("{} core{}: {:.1f} GB/s", t, t == 1 ? "" : "s", cores) : "");
-  }
-  return s;
-}
-
-// A row of colour keys between the title and the plot.
-std::string legend_row(const Frame& f, const std::vector<std::string>& names) {
-  std::string s;
-  double x = f.l;
-  for (size_t k = 0; k < names.size(); ++k) {
-    s += fmt::format(R"(<rect x="{:.1f}" y="{:.1f}" width="10" height="10" fill="{}"/><text x="{:.1f}" y="{:.1f}" class="tick">{}</text>)", x,
-                     f.t - 16, color(k), x + 14, f.t - 7, esc(names[k]));
-    x += 24 + 6.2 * double(names[k].size());
   }
   return s;
 }
@@ -192,11 +133,6 @@ std::string bar_chart(const CompareReport& r, double y_max, double y_offset) {
   return fmt::format(R"x(<g transform="translate(0,{:.1f})"><text x="{:.1f}" y="18" class="title">{}</text>{}{}{}{}</g>)x", y_offset, f.l,
                      esc(title), axes(f, "", "GB/s"), body, reference_lines(f, r), legend);
 }
-
-const char* kSvgStyle =
-    "<style>text{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;fill:#333}"
-    ".title{font-size:14px;font-weight:600}.tick{font-size:11px;fill:#555}.label{font-size:12px}"
-    ".value{font-size:10px;fill:#333}.ref{font-size:11px}</style>";
 
 // Both chart kinds stacked in one <svg>.
 std::string charts_svg(const CompareReport& r) {
