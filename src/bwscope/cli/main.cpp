@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
   bwscope::cli::add_tokenize(app);
   bwscope::cli::add_convert(app);
   bwscope::cli::add_compare(app);
+  bwscope::cli::add_sweep(app);
+  bwscope::cli::add_plan(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -98,7 +98,11 @@ ojson scenario_json(const ScenarioFigures& s, double window_ms) {
 nlohmann::ordered_json render_json(const CompareReport& r) {
   ojson j;
   j["schema_version"] = kCompareSchemaVersion;
-  j["tool"] = "bwscope compare";
+  j["tool"] = r.predicted ? "bwscope plan" : "bwscope compare";
+  if (r.predicted) {
+    j["predicted"] = true;
+    j["plan"] = r.plan;
+  }
   j["incomplete"] = r.incomplete;
   j["failures"] = r.failures;
   j["config"] = r.config;

@@ -1,5 +1,6 @@
 // Ratios, conclusion and the text forms of the compare report (terminal, Markdown, CSV).
 #include "bwscope/report/compare_report.h"
+#include "bwscope/report/text_table.h"
 
 #include <algorithm>
 #include <cmath>
@@ -119,20 +120,6 @@ std::string conclusion_for(const CompareReport& r) {
                      ms_str(many.tpot_p50_ms), q.throughput_x, bound_words(r, many));
 }
 
-std::string pad(const std::string& s, size_t width, bool right) {
-  // Count code points, not bytes ("×", "→" are multi-byte in UTF-8).
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  const std::string fill(width > n ? width - n : 0, ' ');
-  return right ? fill + s : s + fill;
-}
-
-size_t display_width(const std::string& s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
-
 }  // namespace
 
 std::string format_ms(double v) {
@@ -180,7 +167,7 @@ void finish_report(CompareReport& r) {
     q.per_request_throughput_x = base_per_request > 0 && s.n_requests > 0 ? s.tokens_per_s / s.n_requests / base_per_request : 0;
     r.ratios.push_back(q);
   }
-  r.conclusion = conclusion_for(r);
+  r.conclusion = (r.predicted ? "Predicted: " : "") + conclusion_for(r);
   if (r.scenarios.size() > 2) {
     // Several co-located scenarios (--schedule all, --fused): which serves the N requests best.
     size_t best_tps = 1, best_lat = 1;
@@ -239,19 +226,8 @@ std::string weights_line(const CompareReport& r) {
 std::string render_table(const CompareReport& r) {
   std::vector<std::vector<std::string>> rows{header(r)};
   for (const ScenarioFigures& s : r.scenarios) rows.push_back(row(s));
-  std::vector<size_t> width(rows[0].size(), 0);
-  for (const auto& row : rows)
-    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], display_width(row[c]));
-  std::string out;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    for (size_t c = 0; c < rows[i].size(); ++c) out += (c ? "  " : "") + pad(rows[i][c], width[c], c > 0 && c + 1 < rows[i].size());
-    out += "\n";
-    if (i == 0) {
-      size_t total = 0;
-      for (size_t w : width) total += w + 2;
-      out += std::string(total - 2, '-') + "\n";
-    }
-  }
+  std::string out = r.predicted ? "PREDICTED by bwscope plan's roofline model; nothing ran (docs/plan.md)\n\n" : "";
+  out += text_table(rows);
   out += "\n";
   for (const ScenarioFigures& s : r.scenarios) {
     out += fmt::format("{} ({:.2f} s", s.name, s.seconds);
@@ -281,8 +257,8 @@ std::string render_table(const CompareReport& r) {
                        q.scenario, q.baseline, signed_pct(q.decode_gbs_pct), signed_pct(q.avg_gbs_pct), signed_pct(q.peak_gbs_pct),
                        signed_pct(q.prefill_gbs_pct), signed_pct(q.ttft_pct), signed_pct(q.tpot_p50_pct), signed_pct(q.tpot_p99_pct),
                        q.throughput_x, q.per_request_throughput_x);
-  out += "probe: " + probe_line(r) + "\n";
-  out += "weights: " + weights_line(r) + "\n";
+  out += (r.predicted ? "device: " : "probe: ") + probe_line(r) + "\n";
+  if (!r.predicted) out += "weights: " + weights_line(r) + "\n";
   for (const std::string& n : r.notes) out += "note: " + n + "\n";
   out += "\n" + r.conclusion + "\n";
   if (r.incomplete) {
@@ -323,11 +299,7 @@ std::string render_csv(const CompareReport& r) {
   std::string out =
       "scenario,instance,completed,avg_gbs,peak_gbs,window_ms,prefill_gbs,decode_gbs,ttft_ms,tpot_p50_ms,tpot_p99_ms,tokens_per_s,"
       "memory_bytes,resident_bytes,decode_mbu_cores,decode_mbu_device,bound\n";
-  auto quote = [](const std::string& s) {
-    std::string q = "\"";
-    for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return q + "\"";
-  };
+  const auto quote = csv_quote;
   auto verdict = [](const std::optional<meter::Verdict>& v) {
     return v ? fmt::format("{:.4f},{:.4f},{}", v->mbu_cores, v->mbu_device, meter::bound_name(v->bound)) : std::string(",,");
   };

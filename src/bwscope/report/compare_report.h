@@ -79,6 +79,10 @@ struct CompareReport {
   std::string conclusion;                // one sentence (two with --schedule all)
   std::vector<std::string> notes;        // why the modes behave as they do
   bool incomplete = false;               // interrupted, or an instance failed
+  // bwscope plan: the figures are the roofline model's, nothing ran; `plan` holds its inputs
+  // (device, model, bytes and FLOPs per token, efficiency) for the JSON.
+  bool predicted = false;
+  nlohmann::ordered_json plan;
   std::vector<std::string> failures;     // "scenario: instance: why"
 };
 
