@@ -122,12 +122,15 @@ TEST(PlanCli, PredictsInCompareShapeMarkedPredicted) {
   ASSERT_EQ(doc["scenarios"].size(), 2u);
   const auto& one = doc["scenarios"][0]["aggregate"];
   const auto& two = doc["scenarios"][1]["aggregate"];
-  // Bandwidth-bound on a device two instances share: the same bytes per second in all, each
-  // token twice as long.
-  EXPECT_EQ(doc["plan"]["decode_step"]["bound"], "bandwidth");
-  EXPECT_NEAR(two["decode_gbs"].get<double>(), one["decode_gbs"].get<double>(), 1e-6 * one["decode_gbs"].get<double>());
-  EXPECT_NEAR(two["tpot_p50_ms"].get<double>(), 2 * one["tpot_p50_ms"].get<double>(), 1e-6 * one["tpot_p50_ms"].get<double>());
-  EXPECT_LT(one["decode_gbs"].get<double>(), 3350);
+  // Bandwidth-bound on a device two instances share: together they move the device's
+  // bandwidth × efficiency (one alone a little less: its arithmetic does not fully overlap its
+  // loads), and each token takes about twice as long.
+  EXPECT_EQ(doc["plan"]["decode_step"]["bound"], "bandwidth (cores)");
+  const double efficiency = doc["plan"]["efficiency"].get<double>();
+  EXPECT_NEAR(two["decode_gbs"].get<double>(), 3350 * efficiency, 1e-6 * 3350);
+  EXPECT_LT(one["decode_gbs"].get<double>(), two["decode_gbs"].get<double>());
+  EXPECT_GT(one["decode_gbs"].get<double>(), 0.9 * two["decode_gbs"].get<double>());
+  EXPECT_GT(two["tpot_p50_ms"].get<double>(), 1.8 * one["tpot_p50_ms"].get<double>());
   EXPECT_EQ(doc["plan"]["device"]["datasheet_gbs"], 3350);
   const auto table = run_cli({"plan", "--device", "h100-sxm", "--preset", "llama-3.2-3b", "--type", "f16"});
   EXPECT_EQ(table.out.rfind("PREDICTED", 0), 0u) << table.out;

@@ -36,11 +36,31 @@ TEST(Roofline, AStepIsTheLongerRoofPlusPartOfTheShorter) {
   ASSERT_GT(t_mem, t_cmp);
   EXPECT_DOUBLE_EQ(p.each.step_s, t_mem + kSerialFraction * t_cmp);
   EXPECT_DOUBLE_EQ(p.tokens_per_s, 1 / p.each.step_s);
-  EXPECT_EQ(p.each.decode_bound, "bandwidth");
+  EXPECT_EQ(p.each.decode_bound, "bandwidth (cores)");
   // A compute-starved device flips the bound.
   EXPECT_EQ(predict(accelerator(1000, 0.01, 80), w, 0.5).each.decode_bound, "compute");
+  // Alone on an accelerator the device is the instance's own roof.
+  EXPECT_EQ(p.each.roofs.cores_gbs, 1000);
   // Efficiency scales every time: tokens/s is proportional to it.
   EXPECT_DOUBLE_EQ(predict(d, w, 1.0).tokens_per_s, 2 * p.tokens_per_s);
+}
+
+TEST(Roofline, DecodeIsBoundByTheDecodeKernelsOwnRateWhereMeasured) {
+  Device cpu;
+  cpu.id = "this";
+  cpu.cpus = 2;
+  cpu.bandwidth_gbs = 80;
+  cpu.read_by_threads = {40, 80};
+  cpu.compute_gflops_by_type["f16"] = 1000;  // the prefill kernel
+  Workload w = one_1b("f16", 4);
+  w.threads = 1;
+  const double fast = predict(cpu, w, 1.0).tokens_per_s;
+  cpu.decode_gflops_per_thread["f16 b4"] = 100;  // the decode kernel at batch 4, one thread
+  const ScenarioPrediction slow = predict(cpu, w, 1.0);
+  EXPECT_LT(slow.tokens_per_s, fast);
+  EXPECT_EQ(slow.each.decode_bound, "compute");  // 9.9 GFLOP at 100 GFLOP/s > 2.5 GB at 40 GB/s
+  const StepCost s = mean_decode_step(w.model, 4, 64, 64);
+  EXPECT_DOUBLE_EQ(slow.each.step_s, s.flops() / 100e9 + kSerialFraction * s.bytes() / 40e9);
 }
 
 TEST(Roofline, InstancesShareTheDevicesBandwidth) {
@@ -49,8 +69,14 @@ TEST(Roofline, InstancesShareTheDevicesBandwidth) {
   const ScenarioPrediction one = predict(d, w, 1.0);
   w.instances = 4;
   const ScenarioPrediction four = predict(d, w, 1.0);
-  EXPECT_NEAR(four.tokens_per_s, one.tokens_per_s, 1e-9 * one.tokens_per_s);
-  EXPECT_NEAR(four.each.tpot_ms, 4 * one.each.tpot_ms, 1e-9 * one.each.tpot_ms);
+  // Together they move exactly the device's bandwidth: each token is 4 tokens' bytes long, and
+  // the arithmetic that kept one instance from the roof overlaps the others' loads.
+  const double bytes = mean_decode_step(w.model, 1, 64, 64).bytes();
+  EXPECT_EQ(four.each.decode_bound, "bandwidth (device)");
+  EXPECT_DOUBLE_EQ(four.each.step_s, 4 * bytes / 1000e9);
+  EXPECT_NEAR(four.decode_gbs, 1000, 1e-6);
+  EXPECT_GT(four.tokens_per_s, one.tokens_per_s);
+  EXPECT_LT(one.decode_gbs, 1000);
 }
 
 TEST(Roofline, OnAMeasuredCpuEachInstanceGetsItsCoresCappedByTheDevicesShare) {
@@ -60,12 +86,24 @@ TEST(Roofline, OnAMeasuredCpuEachInstanceGetsItsCoresCappedByTheDevicesShare) {
   cpu.bandwidth_gbs = 100;
   cpu.read_by_threads = {40, 70, 90, 100};
   cpu.compute_gflops_by_type["q8_0"] = 400;
-  const Roofs one = instance_roofs(cpu, "q8_0", 1, 1);
-  EXPECT_EQ(one.bandwidth_gbs, 40);   // one core alone
+  cpu.decode_gflops_per_thread["q8_0 b4"] = 30;
+  const Roofs one = instance_roofs(cpu, "q8_0", 1, 1, 1);
+  EXPECT_EQ(one.cores_gbs, 40);       // one core alone
+  EXPECT_EQ(one.device_gbs, 100);
   EXPECT_EQ(one.compute_gflops, 100);  // a quarter of the CPUs
-  EXPECT_EQ(instance_roofs(cpu, "q8_0", 4, 1).bandwidth_gbs, 25);  // four cores share 100 GB/s
-  EXPECT_EQ(instance_roofs(cpu, "q8_0", 2, 2).bandwidth_gbs, 50);
-  EXPECT_EQ(instance_roofs(cpu, "q8_0", 2, 0).bandwidth_gbs, 50);  // 0: CPUs / instances
+  EXPECT_EQ(one.decode_compute_gflops, 0);  // not measured at batch 1
+  EXPECT_EQ(instance_roofs(cpu, "q8_0", 1, 2, 2).cores_gbs, 70);
+  EXPECT_EQ(instance_roofs(cpu, "q8_0", 1, 2, 0).cores_gbs, 70);  // 0: CPUs / instances
+  // Four one-core instances: 40 GB/s each alone, 100 together.
+  Workload w = one_1b("q8_0");
+  w.instances = 4;
+  w.threads = 1;
+  const ScenarioPrediction four = predict(cpu, w, 1.0);
+  EXPECT_EQ(four.each.decode_bound, "bandwidth (device)");
+  EXPECT_NEAR(four.decode_gbs, 100, 1e-6);
+  w.instances = 2;
+  EXPECT_EQ(predict(cpu, w, 1.0).each.decode_bound, "bandwidth (cores)");  // 2 × 40 < 100
+  EXPECT_EQ(instance_roofs(cpu, "q8_0", 4, 2, 2).decode_compute_gflops, 60);  // the decode kernel, per thread × 2
 }
 
 TEST(Roofline, PrivateWeightsNeedACopyPerInstanceAndMayNotFit) {

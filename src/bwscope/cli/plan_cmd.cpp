@@ -44,7 +44,8 @@ void run_plan(const Options& o) {
   w.instances = o.instances;
   w.threads = o.threads;
   w.shared_weights = o.weights == "shared";
-  const plan::Device device = plan::resolve_device(o.device);
+  plan::Device device = plan::resolve_device(o.device);
+  if (device.cpus > 0) plan::measure_decode_compute(device, w.model.weight_type, w.batch);
   if (device.cpus > 0 && o.threads > 0 && int64_t(o.threads) * o.instances > device.cpus)
     fail("-t {} with -N {}: {} threads on {} CPUs would not be partitioned cores", o.threads, o.instances, o.threads * o.instances, device.cpus);
   const report::CompareReport rep = plan::plan_report(device, w, efficiency, source);

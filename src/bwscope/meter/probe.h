@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bwscope/base/dtype.h"
+
 namespace bwscope::meter {
 
 struct ProbeFigure {
@@ -79,6 +81,10 @@ double bracketed_roof(double cached_gbs, std::optional<double> before_gbs, std::
 // The compute probe alone: GFLOP/s of the prefill matmul kernels (kernels::best_ops()) for each
 // weight type they support, on `threads` threads, best of `reps` calls.
 std::vector<ComputeFigure> run_compute_probe(int threads, int reps = 5);
+// GFLOP/s of one thread's decode matmul (the engine's layout for the type) on `n_tok` tokens, on
+// a matrix the core's cache holds: the kernel's own ceiling at that batch, memory aside. Best of
+// repeated calls over about `seconds`.
+double decode_compute_gflops(DType type, int64_t n_tok, double seconds = 0.05);
 
 // The device as reports name it.
 struct DeviceInfo {

@@ -61,6 +61,45 @@ ComputeFigure probe_type(const kernels::Ops& ops, DType type, ThreadPool& pool, 
 
 }  // namespace
 
+double decode_compute_gflops(DType type, int64_t n_tok, double seconds) {
+  // 256 rows of 2048: 1 MiB in F16, 272 KiB in Q8_0, 144 KiB in Q4_0: the core's L2 (or close
+  // to it) holds the matrix, so the rate is the kernel's arithmetic and unpacking, not memory.
+  constexpr int64_t rows = 256, cols = 2048;
+  if (n_tok < 1 || n_tok > 64) fail("decode compute probe: {} tokens; give 1 to 64", n_tok);
+  const kernels::Ops& ops = kernels::best_ops();
+  std::mt19937 rng(99);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  const size_t w_row = size_t(*row_bytes(type, uint64_t(cols)));
+  std::vector<uint8_t> weights(w_row * size_t(rows)), laid(weights.size());
+  std::vector<float> row(static_cast<size_t>(cols)), x(static_cast<size_t>(n_tok * cols)), y(static_cast<size_t>(n_tok * rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (float& v : row) v = u(rng);
+    kernels::quantize_row(type, row.data(), weights.data() + size_t(r) * w_row, cols);
+  }
+  for (float& v : x) v = u(rng);
+  kernels::Matrix w{type, rows, cols, w_row, weights.data()};
+  // The layout the engine decodes on (kernels::Ops::prefers_interleaved).
+  if (ops.prefers_interleaved(type) && kernels::can_interleave(w)) {
+    kernels::interleave_rows(w, laid.data());
+    w.data = laid.data();
+    w.interleaved = true;
+  }
+  const DType act_type = ops.act_type(type);
+  const size_t act_stride = (size_t(*row_bytes(act_type, uint64_t(cols))) + 63) / 64 * 64;
+  std::vector<uint8_t> act(act_stride * size_t(n_tok));
+  ops.prepare_act(type, x.data(), cols, n_tok, cols, act.data(), act_stride);
+  double best = 0;
+  const int64_t end = now_ns() + int64_t(seconds * 1e9);
+  for (int round = 0; round < 3 || now_ns() < end; ++round) {
+    constexpr int kCalls = 16;
+    const int64_t t0 = now_ns();
+    for (int k = 0; k < kCalls; ++k) ops.matmul(w, act.data(), act_stride, n_tok, y.data(), rows, 0, rows);
+    const int64_t t1 = now_ns();
+    best = std::max(best, 2.0 * double(rows * cols * n_tok * kCalls) / double(std::max<int64_t>(t1 - t0, 1)));
+  }
+  return best;
+}
+
 std::vector<ComputeFigure> run_compute_probe(int threads, int reps) {
   if (threads < 1) fail("compute probe: threads must be positive, not {}", threads);
   if (reps < 1) fail("compute probe: repetitions must be at least 1, not {}", reps);

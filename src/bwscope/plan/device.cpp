@@ -74,6 +74,20 @@ double Device::compute_gflops(const std::string& weight_type) const {
   return fp16_tflops * 1000;
 }
 
+double Device::decode_gflops(const std::string& weight_type, int64_t batch) const {
+  auto it = decode_gflops_per_thread.find(fmt::format("{} b{}", weight_type, batch));
+  return it == decode_gflops_per_thread.end() ? 0 : it->second;
+}
+
+void measure_decode_compute(Device& d, const std::string& weight_type, int64_t batch) {
+  const std::optional<DType> t = parse_dtype(weight_type);
+  if (!t || batch < 1 || batch > 64) return;
+  try {
+    d.decode_gflops_per_thread[fmt::format("{} b{}", weight_type, batch)] = meter::decode_compute_gflops(*t, batch);
+  } catch (const Error&) {
+  }
+}
+
 std::vector<std::string> device_preset_ids() {
   std::vector<std::string> ids = {"this"};
   for (const Device& d : presets()) ids.push_back(d.id);

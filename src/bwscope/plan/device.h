@@ -26,12 +26,17 @@ struct Device {
   int cpus = 0;
   std::vector<double> read_by_threads;
   std::map<std::string, double> compute_gflops_by_type;
+  // One thread's decode matmul on a batch, in cache (meter::decode_compute_gflops), by
+  // "type b<batch>": the decode kernels' own ceiling; empty for a preset.
+  std::map<std::string, double> decode_gflops_per_thread;
 
   // What `threads` of this device read (a preset: the whole device's figure).
   double read_for(int threads) const;
   // GFLOP/s the whole device computes for matrices of `weight_type` (quantized types: INT8
   // dot products; float types: FP16 tensor/matrix units; this: the probe's kernel).
   double compute_gflops(const std::string& weight_type) const;
+  // One thread's decode compute for the type at `batch` sequences; 0 when not measured.
+  double decode_gflops(const std::string& weight_type, int64_t batch) const;
 };
 
 std::vector<std::string> device_preset_ids();
@@ -41,6 +46,9 @@ Device device_preset(const std::string& id);
 // throws Error naming the file and the problem.
 Device device_from_json(const std::string& path);
 Device this_device(const meter::ProbeResult& probe);
+// Measures this CPU's decode kernel for the type at `batch` into decode_gflops_per_thread
+// (a fraction of a second; a type the kernels cannot make is left out).
+void measure_decode_compute(Device& device, const std::string& weight_type, int64_t batch);
 // "this" (the cached probe, made once when absent), a preset id, or a JSON file.
 Device resolve_device(const std::string& spec);
 

@@ -117,13 +117,14 @@ report::CompareReport plan_report(const Device& d, const Workload& w, double eff
                                 d.bandwidth_gbs, d.cpus > 0 ? " (measured read, every CPU)" : " (datasheet)",
                                 d.compute_gflops(w.model.weight_type), w.model.weight_type, d.memory_gb, d.source,
                                 d.note.empty() ? "" : " (" + d.note + ")"));
-  r.notes.push_back(fmt::format("model: a step takes max(T_mem, T_compute) + {:.2f} × the shorter, with T_mem = bytes / (bandwidth × "
-                                "efficiency) and T_compute = FLOPs / (compute × efficiency); efficiency {:.2f}, {}",
+  r.notes.push_back(fmt::format("model: one instance's step takes max(T_mem, T_compute) + {:.2f} × the shorter (T_mem = bytes / (its "
+                                "cores' bandwidth × efficiency), T_compute = FLOPs / (compute × efficiency)), and N steps together at least "
+                                "N × bytes / (device bandwidth × efficiency); efficiency {:.2f}, {}",
                                 kSerialFraction, efficiency, efficiency_source));
   if (n > 1)
-    r.notes.push_back(fmt::format("{} instances: each reads min(its cores' roof, device / {}) = {:.1f} GB/s and computes {:.0f} GFLOP/s; "
-                                  "weights {} ({:.2f} GB resident in all, KV and activations included)",
-                                  n, n, many.each.roofs.bandwidth_gbs, many.each.roofs.compute_gflops,
+    r.notes.push_back(fmt::format("{} instances: each reads up to {:.1f} GB/s alone and computes {:.0f} GFLOP/s, and together they move at "
+                                  "most the device's {:.1f} GB/s; weights {} ({:.2f} GB resident in all, KV and activations included)",
+                                  n, many.each.roofs.cores_gbs, many.each.roofs.compute_gflops, many.each.roofs.device_gbs,
                                   w.shared_weights ? "shared (resident once)" : "private (one copy each)", double(many.memory_bytes) / 1e9));
   r.plan = {{"device", {{"id", d.id}, {"name", d.name}, {"kind", d.kind}, {"bandwidth_gbs", d.bandwidth_gbs},
                         {"datasheet_gbs", d.datasheet_gbs > 0 ? nlohmann::ordered_json(d.datasheet_gbs) : nlohmann::ordered_json(nullptr)},

@@ -19,6 +19,7 @@ Device point_device(const report::SweepReport& r, const report::PointResult& x) 
   d.bandwidth_gbs = x.device_read_gbs;
   d.read_by_threads.assign(size_t(std::max(1, x.threads)), x.cores_read_gbs);
   d.compute_gflops_by_type[x.point.type] = x.compute_gflops;
+  if (x.decode_compute_gflops > 0) d.decode_gflops_per_thread[fmt::format("{} b{}", x.point.type, x.point.batch)] = x.decode_compute_gflops;
   return d;
 }
 
@@ -42,19 +43,19 @@ Workload point_workload(const report::SweepReport& r, const report::PointResult&
 std::string why(const report::PointResult& x, const ScenarioPrediction& p, double error_pct) {
   const InstancePrediction& e = p.each;
   const double kv_share = (e.decode.kv_read_bytes + e.decode.kv_write_bytes) / std::max(1.0, e.decode.bytes());
-  const double t_mem = e.decode.bytes() / (e.roofs.bandwidth_gbs * 1e9), t_cmp = e.decode.flops() / (e.roofs.compute_gflops * 1e9);
+  const double decode_compute = e.roofs.decode_compute_gflops > 0 ? e.roofs.decode_compute_gflops : e.roofs.compute_gflops;
+  const double t_mem = e.decode.bytes() / (e.roofs.cores_gbs * 1e9), t_cmp = e.decode.flops() / (decode_compute * 1e9);
   if (kv_share > 0.15)
     return fmt::format("KV traffic is {:.0f} % of a step's bytes at this prompt length; attention reads it in small strided rows that "
                        "stream below the read probe's rate",
                        100 * kv_share);
-  if (x.point.instances > 1 && x.cores_read_gbs > 0 && x.device_read_gbs > 0 && x.cores_read_gbs * x.point.instances > 1.1 * x.device_read_gbs &&
-      error_pct < 0)
-    return fmt::format("the instances contend: their cores read {:.1f} GB/s each alone, the device {:.1f} in all, and the model's equal "
-                       "split of the device misses how unevenly they share it",
-                       x.cores_read_gbs, x.device_read_gbs);
+  if (x.point.instances > 1 && x.device_read_gbs > 0 && x.cores_read_gbs * x.point.instances > 1.1 * x.device_read_gbs && error_pct < 0)
+    return fmt::format("the instances contend: together they read {:.0f} % of the device's {:.1f} GB/s where the model lets them reach "
+                       "{:.0f} % (one instance's arithmetic overlapping the other's loads); their loads collide more than that",
+                       100 * x.decode_gbs / x.device_read_gbs, x.device_read_gbs, 100 * p.decode_gbs / x.device_read_gbs);
   if (t_cmp > 0.3 * t_mem)
-    return fmt::format("decode at batch {} is {:.0f} % compute by the model's reckoning; the compute roof is the probe's prefill tile, which "
-                       "the decode kernels reach only in part, and how far their arithmetic overlaps the loads varies",
+    return fmt::format("decode at batch {} is {:.0f} % arithmetic by the model's reckoning, and how far the kernel's arithmetic overlaps "
+                       "its loads (the model's one serial fraction) varies by type and batch",
                        x.point.batch, 100 * t_cmp / (t_mem + t_cmp));
   if (x.weight_bytes > 0 && x.weight_bytes < 64ull << 20)
     return "the weights are small enough for the caches to serve part of each step, which the read probe (a buffer far past the caches) "
@@ -77,8 +78,7 @@ report::PointPrediction predict_point(const report::SweepReport& r, const report
   out.decode_gbs = p.decode_gbs;
   out.tpot_ms = p.each.tpot_ms;
   out.ttft_ms = p.each.ttft_ms;
-  const bool cores = p.each.roofs.bandwidth_gbs < x.device_read_gbs / std::max(1, x.point.instances) - 1e-9;
-  out.bound = p.each.decode_bound == "compute" ? "compute" : cores ? "bandwidth (cores)" : "bandwidth (device)";
+  out.bound = p.each.decode_bound;
   out.error_pct = p.tokens_per_s > 0 ? 100 * (x.tokens_per_s / p.tokens_per_s - 1) : 0;
   if (std::abs(out.error_pct) > 10) out.why = why(x, p, out.error_pct);
   return out;

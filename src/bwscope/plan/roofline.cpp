@@ -22,26 +22,30 @@ std::string calibration_path() {
   return (base / "bwscope" / "plan-calibration.json").string();
 }
 
-// Time of a phase that must move `bytes` and compute `flops` under the roofs.
-double phase_seconds(double bytes, double flops, const Roofs& r, double efficiency, std::string* bound) {
-  const double t_mem = r.bandwidth_gbs > 0 ? bytes / (r.bandwidth_gbs * 1e9 * efficiency) : 0;
-  const double t_cmp = r.compute_gflops > 0 ? flops / (r.compute_gflops * 1e9 * efficiency) : 0;
-  if (bound) *bound = t_mem >= t_cmp ? "bandwidth" : "compute";
-  return std::max(t_mem, t_cmp) + kSerialFraction * std::min(t_mem, t_cmp);
+// Time of a phase in which each of `instances` instances must move `bytes` and compute `flops`
+// with `compute` GFLOP/s.
+double phase_seconds(double bytes, double flops, double compute, const Roofs& r, int instances, double efficiency, std::string* bound) {
+  const double t_mem = r.cores_gbs > 0 ? bytes / (r.cores_gbs * 1e9 * efficiency) : 0;
+  const double t_cmp = compute > 0 ? flops / (compute * 1e9 * efficiency) : 0;
+  const double t_one = std::max(t_mem, t_cmp) + kSerialFraction * std::min(t_mem, t_cmp);
+  const double t_dev = r.device_gbs > 0 ? double(instances) * bytes / (r.device_gbs * 1e9 * efficiency) : 0;
+  if (bound) *bound = t_dev >= t_one ? "bandwidth (device)" : t_mem >= t_cmp ? "bandwidth (cores)" : "compute";
+  return std::max(t_one, t_dev);
 }
 
 }  // namespace
 
-Roofs instance_roofs(const Device& d, const std::string& weight_type, int instances, int threads) {
+Roofs instance_roofs(const Device& d, const std::string& weight_type, int64_t batch, int instances, int threads) {
   Roofs r;
   const int n = std::max(1, instances);
   r.device_gbs = d.bandwidth_gbs;
   if (d.cpus > 0) {  // a measured CPU: its cores' figures, capped by the device's share
     const int t = threads > 0 ? threads : std::max(1, d.cpus / n);
-    r.bandwidth_gbs = std::min(d.read_for(t), d.bandwidth_gbs / n);
+    r.cores_gbs = std::min(d.read_for(t), d.bandwidth_gbs);
     r.compute_gflops = d.compute_gflops(weight_type) * double(std::min(t, d.cpus)) / double(d.cpus);
+    r.decode_compute_gflops = d.decode_gflops(weight_type, batch) * double(std::min(t, d.cpus));
   } else {  // a datasheet device: an equal share of everything
-    r.bandwidth_gbs = d.bandwidth_gbs / n;
+    r.cores_gbs = d.bandwidth_gbs;
     r.compute_gflops = d.compute_gflops(weight_type) / n;
   }
   return r;
@@ -52,11 +56,13 @@ ScenarioPrediction predict(const Device& device, const Workload& w, double effic
   ScenarioPrediction s;
   s.instances = std::max(1, w.instances);
   InstancePrediction& e = s.each;
-  e.roofs = instance_roofs(device, w.model.weight_type, s.instances, w.threads);
+  e.roofs = instance_roofs(device, w.model.weight_type, w.batch, s.instances, w.threads);
+
   e.decode = mean_decode_step(w.model, w.batch, w.n_prompt, w.n_gen);
   e.prefill = prefill(w.model, w.batch, w.n_prompt);
-  e.step_s = phase_seconds(e.decode.bytes(), e.decode.flops(), e.roofs, efficiency, &e.decode_bound);
-  e.prefill_s = phase_seconds(e.prefill.bytes(), e.prefill.flops(), e.roofs, efficiency, &e.prefill_bound);
+  const double decode_compute = e.roofs.decode_compute_gflops > 0 ? e.roofs.decode_compute_gflops : e.roofs.compute_gflops;
+  e.step_s = phase_seconds(e.decode.bytes(), e.decode.flops(), decode_compute, e.roofs, s.instances, efficiency, &e.decode_bound);
+  e.prefill_s = phase_seconds(e.prefill.bytes(), e.prefill.flops(), e.roofs.compute_gflops, e.roofs, s.instances, efficiency, &e.prefill_bound);
   e.ttft_ms = 1e3 * e.prefill_s;
   e.tpot_ms = 1e3 * e.step_s;
   e.tokens_per_s = double(w.batch) / e.step_s;

@@ -1,11 +1,16 @@
 // The roofline model: how long a prefill and a decode step take on a device, from the bytes and
 // FLOPs a step must move and compute (plan/cost.h) and the roofs one instance gets — its
-// cores' read bandwidth and compute on a CPU, its share of the device otherwise — with N
-// co-located instances sharing the device's bandwidth.
+// cores' read bandwidth and compute on a CPU, its share of the compute on an accelerator — with
+// N co-located instances sharing the device's bandwidth.
 //
-// A step takes max(T_mem, T_compute) + serial × min(T_mem, T_compute): on a CPU the cores that
-// issue the loads also do the arithmetic, so the two overlap only in part. T_mem = bytes /
-// (bandwidth × efficiency), T_compute = FLOPs / (compute × efficiency).
+// One instance alone takes T_i = max(T_mem, T_compute) + serial × min(T_mem, T_compute): on a
+// CPU the cores that issue the loads also do the arithmetic, so the two overlap only in part;
+// T_mem = bytes / (its cores' bandwidth × efficiency), T_compute = FLOPs / (compute ×
+// efficiency). N instances also cannot move more than the device: T_dev = N × bytes / (device
+// bandwidth × efficiency), during which one instance's arithmetic overlaps another's loads. A
+// step takes max(T_i, T_dev). Decode's compute roof
+// on a measured CPU is the decode kernel's own rate at that batch with the weights in cache
+// (meter::decode_compute_gflops); prefill's is the compute probe's.
 #pragma once
 
 #include <optional>
@@ -19,10 +24,10 @@ namespace bwscope::plan {
 
 // The share of the shorter of T_mem and T_compute that does not overlap the longer one,
 // fitted on this machine's sweep of 2026-12-05 (docs/plan.md).
-constexpr double kSerialFraction = 0.65;
+constexpr double kSerialFraction = 0.5;
 // The efficiency when no calibration was stored: measured decode bandwidth against the read
 // probe on this machine's sweep of 2026-12-05 (docs/plan.md).
-constexpr double kDefaultEfficiency = 0.86;
+constexpr double kDefaultEfficiency = 0.87;
 
 struct Workload {
   ModelShape model;
@@ -33,9 +38,10 @@ struct Workload {
 };
 
 struct Roofs {
-  double bandwidth_gbs = 0;          // what one instance reads when all N run: min(its cores, device / N)
-  double compute_gflops = 0;         // what one instance computes
-  double device_gbs = 0;             // the whole device
+  double cores_gbs = 0;              // what one instance's cores read alone (an accelerator: the device)
+  double compute_gflops = 0;         // what one instance computes (prefill)
+  double decode_compute_gflops = 0;  // ... in decode at its batch (0: the prefill figure)
+  double device_gbs = 0;             // the whole device, shared by the N
 };
 
 struct InstancePrediction {
@@ -46,7 +52,7 @@ struct InstancePrediction {
   double tokens_per_s = 0;           // batch / step
   double decode_gbs = 0, prefill_gbs = 0, avg_gbs = 0;
   double decode_gflops = 0, prefill_gflops = 0;
-  std::string decode_bound, prefill_bound;   // "bandwidth" or "compute"
+  std::string decode_bound, prefill_bound;   // "bandwidth (device)", "bandwidth (cores)" or "compute"
   double seconds = 0;                // prefill + n_gen steps
 };
 
@@ -59,7 +65,7 @@ struct ScenarioPrediction {
 };
 
 // The roofs of one of `instances` instances with `threads` threads each (CPU).
-Roofs instance_roofs(const Device& device, const std::string& weight_type, int instances, int threads);
+Roofs instance_roofs(const Device& device, const std::string& weight_type, int64_t batch, int instances, int threads);
 ScenarioPrediction predict(const Device& device, const Workload& w, double efficiency);
 
 // The efficiency stored by the last calibration (a sweep's measured against predicted decode

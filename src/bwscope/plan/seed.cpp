@@ -11,6 +11,17 @@ namespace {
 
 bool overlaps(double a_lo, double a_hi, double b_lo, double b_hi) { return a_lo <= b_hi && b_lo <= a_hi; }
 
+Claim claim(const std::string& what, double lo, double hi, const std::string& unit, double datasheet, double assumed) {
+  Claim k;
+  k.what = what;
+  k.lo = lo;
+  k.hi = hi;
+  k.unit = unit;
+  k.predicted_datasheet = datasheet;
+  k.predicted_assumed = assumed;
+  return k;
+}
+
 }  // namespace
 
 SeedCheck seed_check(double efficiency, int64_t n_gen) {
@@ -37,7 +48,7 @@ SeedCheck seed_check(double efficiency, int64_t n_gen) {
 
   // Single model.
   {
-    Claim k{"single: average bandwidth", 120, 150, "GB/s", c.single_ds.avg_gbs, c.single_as.avg_gbs};
+    Claim k = claim("single: average bandwidth", 120, 150, "GB/s", c.single_ds.avg_gbs, c.single_as.avg_gbs);
     // At the claimed 50-70 ms per token, a token's bytes move at B / latency.
     const double lo = B / 0.070 / 1e9, hi = B / 0.050 / 1e9;
     k.consistent = overlaps(k.lo, k.hi, lo, hi);
@@ -47,7 +58,7 @@ SeedCheck seed_check(double efficiency, int64_t n_gen) {
     c.claims.push_back(k);
   }
   {
-    Claim k{"single: peak bandwidth", 200, 250, "GB/s", c.single_ds.peak_gbs, c.single_as.peak_gbs};
+    Claim k = claim("single: peak bandwidth", 200, 250, "GB/s", c.single_ds.peak_gbs, c.single_as.peak_gbs);
     k.consistent = k.hi <= ds;
     k.why = fmt::format("below the device's {:.0f} GB/s, so possible; a bandwidth-bound decode would hold {:.0f} GB/s, and the claimed peak "
                         "is {:.1f}-{:.1f}× the claimed average",
@@ -55,7 +66,7 @@ SeedCheck seed_check(double efficiency, int64_t n_gen) {
     c.claims.push_back(k);
   }
   {
-    Claim k{"single: latency per token", 50, 70, "ms", c.single_ds.each.tpot_ms, c.single_as.each.tpot_ms};
+    Claim k = claim("single: latency per token", 50, 70, "ms", c.single_ds.each.tpot_ms, c.single_as.each.tpot_ms);
     const double floor_ms = B / (ds * 1e9) * 1e3, floor_as = B / (kStudyAssumedGbs * 1e9) * 1e3;
     k.consistent = k.lo >= floor_ms;
     k.verdict = k.consistent ? fmt::format("possible, {:.0f}-{:.0f}× the floor", k.lo / floor_ms, k.hi / floor_ms) : "NO";
@@ -66,7 +77,7 @@ SeedCheck seed_check(double efficiency, int64_t n_gen) {
   }
   // Two models.
   {
-    Claim k{"dual: average bandwidth", 220, 280, "GB/s", c.dual_ds.avg_gbs, c.dual_as.avg_gbs};
+    Claim k = claim("dual: average bandwidth", 220, 280, "GB/s", c.dual_ds.avg_gbs, c.dual_as.avg_gbs);
     // Two models, each a token per 90-120 ms: 2B / latency.
     const double lo = 2 * B / 0.120 / 1e9, hi = 2 * B / 0.090 / 1e9;
     k.consistent = overlaps(k.lo, k.hi, lo, hi);
@@ -77,13 +88,13 @@ SeedCheck seed_check(double efficiency, int64_t n_gen) {
     c.claims.push_back(k);
   }
   {
-    Claim k{"dual: peak bandwidth", 350, 400, "GB/s", c.dual_ds.peak_gbs, c.dual_as.peak_gbs};
+    Claim k = claim("dual: peak bandwidth", 350, 400, "GB/s", c.dual_ds.peak_gbs, c.dual_as.peak_gbs);
     k.consistent = k.hi <= ds;
     k.why = fmt::format("below the device's {:.0f} GB/s (and the study's 600), so possible", ds);
     c.claims.push_back(k);
   }
   {
-    Claim k{"dual: latency per token", 90, 120, "ms", c.dual_ds.each.tpot_ms, c.dual_as.each.tpot_ms};
+    Claim k = claim("dual: latency per token", 90, 120, "ms", c.dual_ds.each.tpot_ms, c.dual_as.each.tpot_ms);
     const double slow_lo = 90.0 / 70, slow_hi = 120.0 / 50;
     // Sharing bandwidth slows a model only when the two together need more than the device gives.
     const double need = 2 * B / 0.050 / 1e9;

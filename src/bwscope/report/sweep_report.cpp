@@ -93,6 +93,7 @@ ojson point_json(const PointResult& r) {
   j["device_drift_pct"] = r.device_drift_pct;
   j["cores_read_gbs"] = r.cores_read_gbs;
   j["compute_gflops"] = r.compute_gflops;
+  j["decode_compute_gflops"] = r.decode_compute_gflops;
   j["verdict"] = r.verdict;
   j["mbu_device"] = r.mbu_device;
   j["mbu_cores"] = r.mbu_cores;
@@ -130,6 +131,7 @@ PointResult point_from_json(const nlohmann::json& j) {
   r.device_drift_pct = num("device_drift_pct");
   r.cores_read_gbs = num("cores_read_gbs");
   r.compute_gflops = num("compute_gflops");
+  r.decode_compute_gflops = num("decode_compute_gflops");
   r.verdict = str("verdict");
   r.mbu_device = num("mbu_device");
   r.mbu_cores = num("mbu_cores");

@@ -55,7 +55,8 @@ struct PointResult {
   double device_read_gbs = 0;          // every CPU: the better of the quick probes before and after the point
   double device_drift_pct = 0;         // after vs before (0: no after probe)
   double cores_read_gbs = 0;           // one instance's threads, pinned
-  double compute_gflops = 0;           // every CPU, for the point's weight type
+  double compute_gflops = 0;           // every CPU, for the point's weight type (the prefill kernel)
+  double decode_compute_gflops = 0;    // one thread's decode kernel at the point's batch, in cache (0: not measured)
   std::string verdict;                 // verdict_short of the decode phase
   double mbu_device = 0, mbu_cores = 0;
 };

@@ -54,6 +54,14 @@ report::PointResult PointRuns::run(const report::SweepPoint& point, bool& interr
   const meter::DeviceInfo dev = meter::device_info();
   rep.cpus = dev.cpus;
   Roofs roofs(s, threads, display_);  // quick probes right before the point (and after it)
+  // The decode kernel's own ceiling at this batch, weights in cache (plan's decode compute roof).
+  double decode_compute = 0;
+  if (const std::optional<DType> t = parse_dtype(point.type); t && point.batch <= 64) {
+    try {
+      decode_compute = meter::decode_compute_gflops(*t, point.batch);
+    } catch (const Error&) {
+    }
+  }
   const int64_t width_ns = std::max<int64_t>(1, int64_t(s.window_ms * 1e6));
   rep.scenarios.push_back(run_scenario(scenario, fmt::format("{} {}", point.key(), scenario.name), width_ns, display_, interrupted));
   const report::ScenarioFigures& f = rep.scenarios[0];
@@ -99,6 +107,7 @@ report::PointResult PointRuns::run(const report::SweepPoint& point, bool& interr
   if (auto d = rep.probe.drift_pct()) r.device_drift_pct = *d;
   r.cores_read_gbs = rep.probe.read_for(threads);
   r.compute_gflops = rep.probe.compute_roof_gflops;
+  r.decode_compute_gflops = decode_compute;
   if (f.decode_verdict) {
     r.verdict = report::verdict_short(f.decode_verdict);
     r.mbu_device = f.decode_verdict->mbu_device;
