@@ -386,6 +386,7 @@ std::string inline_json(const nlohmann::ordered_json& j) {
   std::string s;
   if (!j.is_object()) return s;
   for (const auto& [k, v] : j.items()) {
+    if (v.is_array() && v.empty()) continue;  // e.g. no model file: the preset is named
     std::string text;
     if (v.is_array())
       for (const auto& x : v) text += (text.empty() ? "" : ", ") + json_text(x);
