@@ -89,6 +89,10 @@ TEST(SweepGrid, BadGridsAreRefusedWithOneLine) {
   g.threads = {2};
   refused([&] { expand_grid(g, 2); }, "4 threads on 2 CPUs");
   g = small_grid();
+  g.instances = {1, 3};  // 3 one-thread instances on 2 CPUs
+  refused([&] { expand_grid(g, 2); }, "3 threads on 2 CPUs cannot be partitioned");
+  EXPECT_EQ(expand_grid(g, 2, false).size(), 8u);  // shared cores: fine
+  g = small_grid();
   g.schedules = {"round-robin"};
   refused([&] { expand_grid(g, 2); }, "unknown schedule");
 }

@@ -66,7 +66,7 @@ void run_sweep_cmd(const Options& o, const CLI::App& sub) {
     grid.schedules = study::parse_list("--schedules", o.schedules);
     grid.prompts = study::parse_int_list("--n-prompt", o.prompts, 1, 100000);
   }
-  const std::vector<report::SweepPoint> points = study::expand_grid(grid, n_cpus);  // refuses a bad grid before any file is made
+  const std::vector<report::SweepPoint> points = study::expand_grid(grid, n_cpus, settings.cores == "partition");  // refuses a bad grid before any file is made
   if (!file) file.emplace(study::ResultsFile::create(o.results, study::results_header(grid, settings)));
 
   study::ProgressLine display(!o.no_progress);

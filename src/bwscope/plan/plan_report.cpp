@@ -117,6 +117,10 @@ report::CompareReport plan_report(const Device& d, const Workload& w, double eff
                                 d.bandwidth_gbs, d.cpus > 0 ? " (measured read, every CPU)" : " (datasheet)",
                                 d.compute_gflops(w.model.weight_type), w.model.weight_type, d.memory_gb, d.source,
                                 d.note.empty() ? "" : " (" + d.note + ")"));
+  if (const double g = d.decode_gflops(w.model.weight_type, w.batch); g > 0)
+    r.notes.push_back(fmt::format("decode compute: the {} decode kernel runs {:.0f} GFLOP/s per thread at batch {} with the weights in cache "
+                                  "(measured now), the decode step's compute roof",
+                                  w.model.weight_type, g, w.batch));
   r.notes.push_back(fmt::format("model: one instance's step takes max(T_mem, T_compute) + {:.2f} × the shorter (T_mem = bytes / (its "
                                 "cores' bandwidth × efficiency), T_compute = FLOPs / (compute × efficiency)), and N steps together at least "
                                 "N × bytes / (device bandwidth × efficiency); efficiency {:.2f}, {}",

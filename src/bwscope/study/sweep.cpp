@@ -59,7 +59,7 @@ std::vector<int64_t> parse_int_list(const std::string& flag, const std::string& 
   return out;
 }
 
-std::vector<report::SweepPoint> expand_grid(const SweepGrid& g, int n_cpus) {
+std::vector<report::SweepPoint> expand_grid(const SweepGrid& g, int n_cpus, bool partitioned) {
   auto need = [](bool nonempty, const char* flag) {
     if (!nonempty) fail("{}: an empty axis; give at least one value", flag);
   };
@@ -90,11 +90,14 @@ std::vector<report::SweepPoint> expand_grid(const SweepGrid& g, int n_cpus) {
     if (b < 1 || b > 256) fail("--batch: {}; give 1 to 256", b);
   for (int64_t p : g.prompts)
     if (p < 1 || p > 100000) fail("--n-prompt: {}; give 1 to 100000", p);
+  const int max_n = *std::max_element(g.instances.begin(), g.instances.end());
   for (int t : g.threads) {
     if (t < 0) fail("--threads: {}; give 0 (CPUs / instances) or a positive count", t);
-    for (int n : g.instances)
-      if (t > 0 && int64_t(t) * n > n_cpus)
-        fail("--threads {} with --instances {}: {} threads on {} CPUs would not be partitioned cores", t, n, int64_t(t) * n, n_cpus);
+    for (int n : g.instances) {
+      const int64_t need = int64_t(sweep_threads(report::SweepPoint{"", 1, n, t, "", 1}, max_n, n_cpus)) * n;
+      if (partitioned && need > n_cpus)
+        fail("--instances {} with --threads {}: {} threads on {} CPUs cannot be partitioned cores (use --cores share)", n, t, need, n_cpus);
+    }
   }
   std::vector<report::SweepPoint> points;
   for (const std::string& type : g.types)

@@ -34,8 +34,8 @@ std::vector<int64_t> parse_int_list(const std::string& flag, const std::string& 
 // Every cell, type outermost (one model, one shared copy, per run of points), then prompt,
 // batch, threads, schedule, instances. A schedule other than parallel only multiplies points
 // with 2+ instances. Throws Error on an empty axis, an unknown type or schedule, a count out of
-// range, or a thread count the CPUs cannot give.
-std::vector<report::SweepPoint> expand_grid(const SweepGrid& grid, int n_cpus);
+// range, or (on partitioned cores) instances × threads the CPUs cannot give.
+std::vector<report::SweepPoint> expand_grid(const SweepGrid& grid, int n_cpus, bool partitioned = true);
 nlohmann::ordered_json grid_json(const SweepGrid& grid);
 // Threads per instance at a point: its own count, or (0) CPUs / the grid's largest instance
 // count, so that every point's instances have the same cores, as compare does: the single
