@@ -2,6 +2,7 @@
 // datasheet preset, or a JSON file), a model and a workload — compare's table and JSON,
 // marked predicted. --seed checks the original study's claims.
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include <fmt/core.h>
@@ -44,6 +45,8 @@ void run_plan(const Options& o) {
   w.instances = o.instances;
   w.threads = o.threads;
   w.shared_weights = o.weights == "shared";
+  if (o.device == "this" && !std::filesystem::exists(meter::probe_cache_path("")))
+    fmt::print(stderr, "bwscope: probing this device's bandwidth and compute peak once (stored in {}) ...\n", meter::probe_cache_path(""));
   plan::Device device = plan::resolve_device(o.device);
   if (device.cpus > 0) plan::measure_decode_compute(device, w.model.weight_type, w.batch);
   if (device.cpus > 0 && o.threads > 0 && int64_t(o.threads) * o.instances > device.cpus)

@@ -1,4 +1,6 @@
 // plan's prediction in compare's report shape (report::CompareReport, marked predicted).
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "bwscope/plan/roofline.h"
@@ -113,6 +115,21 @@ report::CompareReport plan_report(const Device& d, const Workload& w, double eff
                                 w.model.name, double(w.model.matrix_bytes() + w.model.norm_bytes) / 1e9, w.batch,
                                 double(w.model.kv_bytes_per_position()) / 1e3, ctx, dec.bytes() / 1e9, dec.weight_bytes / 1e9,
                                 dec.kv_read_bytes / 1e9, dec.kv_write_bytes / 1e9, dec.act_bytes / 1e9, dec.flops() / 1e9));
+  // What a token moves as the context grows: the KV cache's share takes over at long contexts.
+  std::vector<int64_t> contexts = {1, w.n_prompt, w.n_prompt + w.n_gen};
+  for (int64_t c = 4096; c < w.model.config.n_ctx_train; c *= 4) contexts.push_back(c);
+  if (w.model.config.n_ctx_train > 0) contexts.push_back(w.model.config.n_ctx_train);
+  std::sort(contexts.begin(), contexts.end());
+  contexts.erase(std::unique(contexts.begin(), contexts.end()), contexts.end());
+  nlohmann::ordered_json by_context = nlohmann::ordered_json::array();
+  std::string by_context_text;
+  for (int64_t c : contexts) {
+    const StepCost t = decode_step(w.model, 1, double(c));
+    by_context.push_back({{"context", c}, {"bytes", t.bytes()}, {"kv_bytes", t.kv_read_bytes + t.kv_write_bytes}, {"flops", t.flops()}});
+    by_context_text += fmt::format("{}{}: {:.3f} GB ({:.0f} % KV)", by_context_text.empty() ? "" : ", ", c, t.bytes() / 1e9,
+                                   100 * (t.kv_read_bytes + t.kv_write_bytes) / t.bytes());
+  }
+  r.notes.push_back("bytes per token by context length: " + by_context_text);
   r.notes.push_back(fmt::format("device: {}; {:.1f} GB/s{}, {:.0f} GFLOP/s for {} weights, {:.0f} GB; figures from {}{}", d.name,
                                 d.bandwidth_gbs, d.cpus > 0 ? " (measured read, every CPU)" : " (datasheet)",
                                 d.compute_gflops(w.model.weight_type), w.model.weight_type, d.memory_gb, d.source,
@@ -138,6 +155,7 @@ report::CompareReport plan_report(const Device& d, const Workload& w, double eff
             {"decode_step", {{"context", ctx}, {"weight_bytes", dec.weight_bytes}, {"kv_read_bytes", dec.kv_read_bytes},
                              {"kv_write_bytes", dec.kv_write_bytes}, {"act_bytes", dec.act_bytes}, {"flops", dec.flops()},
                              {"bytes_per_token", dec.bytes() / double(w.batch)}, {"bound", alone.each.decode_bound}}},
+            {"per_token_by_context", by_context},
             {"prefill", {{"bytes", alone.each.prefill.bytes()}, {"flops", alone.each.prefill.flops()}, {"bound", alone.each.prefill_bound}}},
             {"efficiency", efficiency},
             {"efficiency_source", efficiency_source},

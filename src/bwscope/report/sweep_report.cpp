@@ -220,6 +220,8 @@ void finish_sweep_report(SweepReport& r) {
   std::vector<double> errs;
   for (size_t i = 0; i < r.predictions.size() && i < r.results.size(); ++i)
     if (r.predictions[i] && r.results[i].ok) errs.push_back(std::abs(r.predictions[i]->error_pct));
+  if (errs.empty() && !r.predictions.empty())
+    r.findings.push_back("Prediction: no point has roofs to predict from (the probe was off: --probe none).");
   if (!errs.empty()) {
     const double worst = *std::max_element(errs.begin(), errs.end());
     size_t over10 = 0;
