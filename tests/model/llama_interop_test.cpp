@@ -5,12 +5,15 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <random>
 
 #include "bwscope/engine/engine.h"
 #include "bwscope/format/gguf.h"
 #include "bwscope/model/llama_model.h"
+#include "bwscope/model/tokenizer.h"
 #include "format/gguf_test_util.h"
+#include "support/run_cli.h"
 #include "support/temp_dir.h"
 
 namespace bwscope {
@@ -18,10 +21,16 @@ namespace {
 
 using namespace gguf_test;
 
+// The vocabulary a file carries: none, a gpt2-typed one of plain (not byte-level) token strings
+// as some converters write, or a SentencePiece ("llama") one. bwscope can use neither, and the
+// model must still load and run on token ids.
+enum class Vocab { None, PlainGpt2, SentencePiece };
+
 struct Variant {
   uint64_t alignment;
   bool separate_output;
   uint32_t shuffle_seed;
+  Vocab vocab = Vocab::None;
 };
 
 // Re-encodes the tiny model's weights with the independent builder. Metadata is written from
@@ -42,6 +51,14 @@ std::vector<uint8_t> rebuild(const gguf::File& src, const Variant& v) {
   for (const char* k : {"llama.rope.freq_base", "llama.attention.layer_norm_rms_epsilon"})
     g.kvs.push_back(kv(k, kF32, Le().f32(f(k))));
   // llama.vocab_size left out on purpose: the vocabulary comes from token_embd's shape.
+  if (v.vocab != Vocab::None) {
+    const uint64_t n = src.find_tensor("token_embd.weight")->ne[1];
+    g.kvs.push_back(kv_str("tokenizer.ggml.model", v.vocab == Vocab::PlainGpt2 ? "gpt2" : "llama"));
+    Le tokens;
+    tokens.u32(kString).u64(n);
+    for (uint64_t i = 0; i < n; ++i) tokens.str(i == 0 ? "<unk>" : v.vocab == Vocab::SentencePiece ? "\u2581w" + std::to_string(i) : "w" + std::to_string(i));
+    g.kvs.push_back(kv("tokenizer.ggml.tokens", kArray, tokens));
+  }
 
   std::vector<const gguf::Tensor*> order;
   for (const auto& t : src.tensors()) order.push_back(&t);
@@ -83,7 +100,8 @@ TEST(LlamaInterop, IndependentlyWrittenFilesGiveTheSameLogits) {
   const std::vector<int32_t> tokens{3, 141, 59, 265, 358, 97, 9};
   const std::vector<float> expected = logits_of(reference, tokens);
 
-  for (const Variant& v : {Variant{32, false, 1}, Variant{64, true, 2}, Variant{8, false, 3}, Variant{4096, true, 4}}) {
+  for (const Variant& v : {Variant{32, false, 1}, Variant{64, true, 2}, Variant{8, false, 3}, Variant{4096, true, 4},
+                           Variant{32, false, 5, Vocab::PlainGpt2}, Variant{64, false, 6, Vocab::SentencePiece}}) {
     SCOPED_TRACE("alignment " + std::to_string(v.alignment) + (v.separate_output ? ", separate output" : ", tied"));
     const std::string path = dir.file("interop-" + std::to_string(v.alignment) + ".gguf");
     write_bytes(path, rebuild(*src, v));
@@ -93,6 +111,42 @@ TEST(LlamaInterop, IndependentlyWrittenFilesGiveTheSameLogits) {
     EXPECT_EQ(m.has_rope_freqs_tensor, reference.has_rope_freqs_tensor);
     EXPECT_EQ(m.output.data == m.token_embd.data, !v.separate_output);
     EXPECT_EQ(logits_of(m, tokens), expected);
+    if (v.vocab == Vocab::PlainGpt2) {  // read, but not a byte-level BPE vocabulary
+      ASSERT_TRUE(m.tokenizer.has_value());
+      std::string why;
+      EXPECT_FALSE(try_tokenizer(*m.tokenizer, &why).has_value());
+      EXPECT_NE(why.find("not a byte-level BPE vocabulary"), std::string::npos) << why;
+    }
+    if (v.vocab == Vocab::SentencePiece) {
+      EXPECT_FALSE(m.tokenizer.has_value());
+      EXPECT_NE(m.tokenizer_problem.find("tokenizer.ggml.model 'llama' is not supported"), std::string::npos) << m.tokenizer_problem;
+    }
+  }
+}
+
+// The same files through the CLI: what needs no text works, what needs text says why in one line.
+TEST(LlamaInterop, AVocabularyBwscopeCannotUseStillRunsOnTokenIds) {
+  test_support::TempDir dir;
+  const std::string own = test_support::write_tiny_model(dir, DType::F32);
+  const gguf::File src = gguf::File::open(own);
+  for (const Vocab vocab : {Vocab::PlainGpt2, Vocab::SentencePiece}) {
+    const std::string path = dir.file(vocab == Vocab::PlainGpt2 ? "plain.gguf" : "spm.gguf");
+    SCOPED_TRACE(path);
+    write_bytes(path, rebuild(src, Variant{32, false, 7, vocab}));
+    const std::string logits = dir.file("logits.f32");
+    const auto gen = test_support::run_cli({"generate", path, "--tokens", "3,141,59", "-n", "4", "--dump-logits", logits});
+    EXPECT_EQ(gen.exit_code, 0) << gen.err;
+    EXPECT_EQ(std::filesystem::file_size(logits), 3 * 4 * src.find_tensor("token_embd.weight")->ne[1]);
+    const auto bench = test_support::run_cli({"bench", path, "-p", "8", "-n", "8", "-r", "1", "--probe", "none"});
+    EXPECT_EQ(bench.exit_code, 0) << bench.err;
+    const auto text = test_support::run_cli({"generate", path, "--prompt", "hello", "-n", "2"});
+    EXPECT_EQ(text.exit_code, 1);
+    EXPECT_EQ(test_support::count_lines(text.err), 1) << text.err;
+    EXPECT_NE(text.err.find(path + ": the model's tokenizer cannot be used"), std::string::npos) << text.err;
+    EXPECT_NE(text.err.find("--tokens"), std::string::npos) << text.err;
+    const auto info = test_support::run_cli({"info", path});
+    EXPECT_EQ(info.exit_code, 0) << info.err;
+    EXPECT_NE(info.out.find("not usable by bwscope"), std::string::npos) << info.out;
   }
 }
 

@@ -74,11 +74,17 @@ void add_generate(CLI::App& app) {
     if ((o->chat || !o->system.empty()) && !o->tokens.empty()) fail("--chat and --system take text, not --tokens");
     const std::string path = o->model.empty() ? default_model_path() : o->model;
     LlamaModel model = load_llama(path);
+    // Only text needs a tokenizer: a vocabulary bwscope cannot use still runs on --tokens.
+    std::string why_not = model.tokenizer_problem;
     std::optional<Tokenizer> tok;
-    if (model.tokenizer) tok.emplace(*model.tokenizer);
+    if (model.tokenizer) tok = try_tokenizer(*model.tokenizer, &why_not);
+    auto no_tokenizer = [&](const std::string& what) {
+      if (why_not.empty()) fail("{}: the model has no tokenizer, {}", path, what);
+      fail("{}: the model's tokenizer cannot be used ({}), {}", path, why_not, what);
+    };
 
     if (o->chat) {
-      if (!tok) fail("{}: the model has no tokenizer, which --chat needs", path);
+      if (!tok) no_tokenizer("which --chat needs");
       EngineOptions eo;
       eo.threads = o->threads;
       eo.n_ctx = o->ctx > 0 ? o->ctx : std::min<int64_t>(model.config.n_ctx_train, 4096);
@@ -91,7 +97,7 @@ void add_generate(CLI::App& app) {
     std::vector<int32_t> prompt;
     std::vector<int32_t> chat_stop_ids;
     if (!o->system.empty()) {  // one chat turn: system + user, then the assistant header
-      if (!tok) fail("{}: the model has no tokenizer, which --system needs", path);
+      if (!tok) no_tokenizer("which --system needs");
       const Llama3ChatFormat format(*tok);
       const std::vector<ChatMessage> dialog{{"system", o->system}, {"user", o->prompt}};
       prompt = format.dialog(dialog, true, !o->no_bos);
@@ -99,7 +105,7 @@ void add_generate(CLI::App& app) {
     } else if (!o->tokens.empty()) {
       prompt = parse_ids(o->tokens);
     } else {
-      if (!tok) fail("{}: the model has no tokenizer; give the prompt as --tokens 1,2,3", path);
+      if (!tok) no_tokenizer("so give the prompt as --tokens 1,2,3");
       const std::string text = o->prompt.empty() ? "The quick brown fox jumps over the lazy dog. Memory bandwidth is" : o->prompt;
       prompt = tok->encode(text, !o->no_bos && tok->bos_id() >= 0, false);
       if (prompt.empty()) fail("--prompt: the text encodes to no tokens");

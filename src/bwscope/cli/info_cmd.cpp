@@ -8,6 +8,7 @@
 #include "bwscope/cli/commands.h"
 #include "bwscope/engine/engine.h"
 #include "bwscope/model/llama_model.h"
+#include "bwscope/model/tokenizer.h"
 
 namespace bwscope::cli {
 namespace {
@@ -63,6 +64,14 @@ void add_info(CLI::App& app) {
     const uint64_t n = uint64_t(o->instances);
     const uint64_t shared_total = tensor_bytes + n * mem.total(), private_total = n * (tensor_bytes + mem.total());
 
+    // Which tokenizer the file carries and whether bwscope can turn text into its ids.
+    std::string tokenizer_problem = m.tokenizer_problem;
+    const bool tokenizer_usable = m.tokenizer && try_tokenizer(*m.tokenizer, &tokenizer_problem).has_value();
+    const std::string tokenizer_kind = [&]() -> std::string {
+      const gguf::Value* kind = file->find("tokenizer.ggml.model");
+      if (kind && kind->as_string()) return *kind->as_string();
+      return file->find("tokenizer.ggml.tokens") ? "gpt2" : "";
+    }();
     if (o->json) {
       nlohmann::ordered_json j;
       j["file"] = o->model;
@@ -84,6 +93,9 @@ void add_info(CLI::App& app) {
       j["tied_embeddings"] = c.tied_embeddings;
       j["rope_freqs_tensor"] = m.has_rope_freqs_tensor;
       j["tokenizer_tokens"] = m.tokenizer ? m.tokenizer->tokens.size() : 0;
+      j["tokenizer"] = {{"kind", tokenizer_kind.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(tokenizer_kind)},
+                        {"usable", tokenizer_usable},
+                        {"problem", tokenizer_problem.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(tokenizer_problem)}};
       j["tensor_bytes"] = tensor_bytes;
       j["weight_bytes"] = m.weight_bytes();
       j["bytes_by_type"] = by_type;
@@ -108,7 +120,12 @@ void add_info(CLI::App& app) {
     fmt::print("  parameters {} ({:.2f} billion)\n", m.n_params(), double(m.n_params()) / 1e9);
     fmt::print("  tensors    {} tensors, {} bytes ({:.3f} GB)\n", file->tensors().size(), tensor_bytes, double(tensor_bytes) / 1e9);
     for (const auto& [type, bytes] : by_type) fmt::print("    {:<6} {:>14} bytes\n", type, bytes);
-    fmt::print("  tokenizer  {}\n", m.tokenizer ? fmt::format("{} tokens, {} merges", m.tokenizer->tokens.size(), m.tokenizer->merges.size()) : "none");
+    if (tokenizer_kind.empty()) fmt::print("  tokenizer  none (runs on token ids only)\n");
+    else if (tokenizer_usable)
+      fmt::print("  tokenizer  {}: {} tokens, {} merges; usable\n", tokenizer_kind, m.tokenizer->tokens.size(), m.tokenizer->merges.size());
+    else
+      fmt::print("  tokenizer  {}: not usable by bwscope ({}); the model runs on token ids (generate --tokens, bench, compare)\n",
+                 tokenizer_kind, tokenizer_problem);
     fmt::print("  metadata   {} keys\n", file->metadata().size());
     for (const auto& [key, value] : file->metadata()) fmt::print("    {:<42} {}\n", key, value_text(value));
     if (o->tensors) {

@@ -141,7 +141,7 @@ LlamaModel load_llama(std::shared_ptr<const gguf::File> file) {
   } else {
     m.rope_factors.assign(size_t(c.rope_dim / 2), 1.0f);  // unscaled, as llama.cpp without the tensor
   }
-  m.tokenizer = read_gguf_tokenizer(f);
+  m.tokenizer = read_gguf_tokenizer(f, &m.tokenizer_problem);
   if (m.tokenizer && int64_t(m.tokenizer->tokens.size()) > c.n_vocab)
     fail("{}: tokenizer has {} tokens but the model's vocabulary is {}", f.path(), m.tokenizer->tokens.size(), c.n_vocab);
   return m;
@@ -152,12 +152,16 @@ LlamaModel load_llama(const std::string& path) {
   return load_llama(std::make_shared<const gguf::File>(gguf::File::open(path)));
 }
 
-std::optional<TokenizerData> read_gguf_tokenizer(const gguf::File& f) {
+std::optional<TokenizerData> read_gguf_tokenizer(const gguf::File& f, std::string* unusable) {
   const gguf::Value* tokens = f.find("tokenizer.ggml.tokens");
   if (!tokens) return std::nullopt;
   TokenizerData t;
-  if (const gguf::Value* model = f.find("tokenizer.ggml.model"); model && model->as_string() && *model->as_string() != "gpt2")
-    fail("{}: tokenizer.ggml.model '{}' is not supported (only gpt2-style byte-level BPE)", f.path(), *model->as_string());
+  if (const gguf::Value* model = f.find("tokenizer.ggml.model"); model && model->as_string() && *model->as_string() != "gpt2") {
+    const std::string why = fmt::format("{}: tokenizer.ggml.model '{}' is not supported (only gpt2-style byte-level BPE)", f.path(), *model->as_string());
+    if (!unusable) fail("{}", why);
+    *unusable = why;
+    return std::nullopt;
+  }
   if (!tokens->as_strings()) fail("{}: tokenizer.ggml.tokens is not an array of strings", f.path());
   t.tokens = *tokens->as_strings();
   if (const gguf::Value* merges = f.find("tokenizer.ggml.merges")) {

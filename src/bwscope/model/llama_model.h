@@ -31,7 +31,10 @@ struct LlamaModel {
   std::vector<LayerWeights> layers;
   std::vector<float> rope_factors;         // from rope_freqs.weight, or all ones
   bool has_rope_freqs_tensor = false;
-  std::optional<TokenizerData> tokenizer;  // when the file carries one
+  std::optional<TokenizerData> tokenizer;  // when the file carries one bwscope can read
+  // Why the file's tokenizer is not in `tokenizer` (e.g. a SentencePiece vocabulary): the model
+  // still loads and runs on token ids; only turning text into ids or back needs one.
+  std::string tokenizer_problem;
 
   // Bytes of every weight tensor, as stored (scales included). A tied output counts once.
   uint64_t weight_bytes() const;
@@ -49,7 +52,9 @@ LlamaModel load_llama(std::shared_ptr<const gguf::File> file);
 // A GGUF file, or a Hugging Face checkpoint (directory, .safetensors, index): see hf_checkpoint.h.
 LlamaModel load_llama(const std::string& path);
 
-// Reads a tokenizer from GGUF metadata (tokenizer.ggml.*); nullopt when the file has none.
-std::optional<TokenizerData> read_gguf_tokenizer(const gguf::File& file);
+// Reads a tokenizer from GGUF metadata (tokenizer.ggml.*); nullopt when the file has none. A
+// vocabulary of a kind bwscope cannot use (tokenizer.ggml.model other than gpt2) is nullopt
+// with the reason in *unusable when given, an Error otherwise; malformed metadata is an Error.
+std::optional<TokenizerData> read_gguf_tokenizer(const gguf::File& file, std::string* unusable = nullptr);
 
 }  // namespace bwscope

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bwscope/base/error.h"
 #include "bwscope/format/tokenizer_data.h"
 
 namespace bwscope {
@@ -58,5 +59,16 @@ std::optional<std::string> token_text_to_bytes(std::string_view token_text);
 //   eot "<|eot_id|>" = n_vocab - 247 (128000, 128001, 128009 for Llama 3's 128256);
 // for 259 <= n_vocab < 512 they are 256, 257 and 258. Error when n_vocab < 259.
 TokenizerData byte_level_tokenizer(int32_t n_vocab);
+
+// The tokenizer of `data`, or nullopt with the reason (Tokenizer's Error) in *why: a model whose
+// vocabulary bwscope cannot use still runs on token ids.
+inline std::optional<Tokenizer> try_tokenizer(const TokenizerData& data, std::string* why) {
+  try {
+    return Tokenizer(data);
+  } catch (const Error& e) {
+    if (why) *why = e.what();
+    return std::nullopt;
+  }
+}
 
 }  // namespace bwscope
