@@ -120,5 +120,23 @@ TEST_F(Cli, BadFlagsAreRefused) {
   EXPECT_NE(run_cli({"frobnicate"}).exit_code, 0);
 }
 
+TEST_F(Cli, NonsenseNumbersAreOneLineNamingTheFlagAndTheRange) {
+  // Before: "--threads: Value 0 not in range 0.000000 to 1797693134862315...", a 309-digit bound.
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"bench", model_, "-t", "0"}, "--threads: 0 is not a whole number from 1 to 4096"},
+      {{"generate", model_, "--tokens", "1", "-t", "-2"}, "--threads: -2 is not a whole number from 1 to 4096"},
+      {{"compare", "-m", model_, "-t", "1.5"}, "--threads: 1.5 is not a whole number from 1 to 4096"},
+      {{"probe", "-t", "0"}, "--threads: 0 is not a whole number from 1 to 4096"},
+      {{"compare", "-m", model_, "--peak-bw", "0"}, "--peak-bw: 0 is not a number above 0"},
+      {{"bench", model_, "-n", "-1"}, "--n-gen: -1 is not a whole number from 0 to 1000000"},
+      {{"info", model_, "--batch", "0"}, "--batch: 0 is not a whole number from 1 to 65536"},
+  };
+  for (const auto& [args, words] : cases) {
+    const auto r = run_cli(args);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_EQ(r.err, "bwscope: " + words + "\n");
+  }
+}
+
 }  // namespace
 }  // namespace bwscope

@@ -29,6 +29,11 @@ DType parse_type_flag(const std::string& flag, const std::string& value);
 std::string default_model_path();
 int default_threads();
 
+// Option checks whose messages name the accepted range ("--threads: 0 is not a whole number
+// from 1 to 4096"), instead of CLI11's numeric limits.
+CLI::Validator whole_range(int64_t lo, int64_t hi);
+CLI::Validator above_zero();
+
 // While alive, SIGINT (Ctrl-C) sets flag() instead of killing the process, so a run can stop
 // early and still write what it measured; the previous handler comes back on destruction.
 class ScopedSigint {

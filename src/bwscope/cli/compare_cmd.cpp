@@ -62,7 +62,7 @@ void add_compare(CLI::App& app) {
   sub->add_option("-p,--n-prompt", o->n_prompt, "prompt tokens per request")->capture_default_str()->check(CLI::Range(1, 100000));
   sub->add_option("-n,--n-gen", o->n_gen, "generated tokens per request")->capture_default_str()->check(CLI::Range(1, 100000));
   sub->add_option("-b,--batch", o->batch, "requests each instance serves at once")->capture_default_str()->check(CLI::Range(1, 256));
-  sub->add_option("-t,--threads", o->threads, "threads per instance (default: CPUs / N with partition, all with share)")->check(CLI::PositiveNumber);
+  sub->add_option("-t,--threads", o->threads, "threads per instance (default: CPUs / N with partition, all with share)")->check(whole_range(1, 4096));
   sub->add_option("--isolation", o->isolation, "process (each instance a child process) or thread")->capture_default_str()
       ->check(CLI::IsMember({"process", "thread"}));
   sub->add_option("--cores", o->cores, "partition (own pinned CPUs) or share (all CPUs each)")->capture_default_str()
@@ -81,10 +81,10 @@ void add_compare(CLI::App& app) {
   sub->add_option("--isa", o->isa, "kernel table: scalar, avx2 or avx512 (default: best for this CPU)");
   sub->add_option("--window-ms", o->window_ms, "bandwidth series window, ms (the peak is over this)")->capture_default_str()->check(CLI::Range(0.01, 1e5));
   sub->add_option("--threshold", o->threshold, "bandwidth-bound at or above this fraction of the attainable peak")->capture_default_str()->check(CLI::Range(0.01, 1.0));
-  sub->add_option("--peak-bw", o->peak_bw, "a datasheet peak bandwidth, GB/s, shown as a second MBU")->check(CLI::PositiveNumber);
+  sub->add_option("--peak-bw", o->peak_bw, "a datasheet peak bandwidth, GB/s, shown as a second MBU")->check(above_zero());
   sub->add_option("--probe", o->probe, "attainable peak: cached, reprobe or none")->capture_default_str()->check(CLI::IsMember({"cached", "reprobe", "none"}));
   sub->add_option("--bracket-s", o->bracket_s, "seconds of quick read probe before and after the runs (0: none)")->capture_default_str()->check(CLI::Range(0.0, 60.0));
-  sub->add_option("--assume-mem-gb", o->assume_mem_gb, "plan against this much available memory instead of MemAvailable")->check(CLI::PositiveNumber);
+  sub->add_option("--assume-mem-gb", o->assume_mem_gb, "plan against this much available memory instead of MemAvailable")->check(above_zero());
   sub->add_flag("--json", o->json, "print the report as JSON (docs/compare-json.md) instead of the table");
   sub->add_flag("--csv", o->csv, "print CSV instead of the table");
   sub->add_flag("--md", o->md, "print Markdown instead of the table");

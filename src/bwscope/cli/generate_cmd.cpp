@@ -53,9 +53,9 @@ void add_generate(CLI::App& app) {
   sub->add_option("model", o->model, "GGUF model or Hugging Face checkpoint directory (default: the synthetic Llama 3.2 1B Q8_0, made on first use)");
   sub->add_option("--prompt,-p", o->prompt, "prompt text (needs a tokenizer in the model)");
   sub->add_option("--tokens", o->tokens, "prompt as token ids, e.g. 128000,791,4062 (no BOS added)");
-  sub->add_option("-n,--n-gen", o->n_gen, "tokens to generate")->capture_default_str()->check(CLI::NonNegativeNumber);
-  sub->add_option("-t,--threads", o->threads, "threads")->capture_default_str()->check(CLI::PositiveNumber);
-  sub->add_option("-c,--ctx", o->ctx, "KV cache context in tokens (0: prompt + n)")->check(CLI::NonNegativeNumber);
+  sub->add_option("-n,--n-gen", o->n_gen, "tokens to generate")->capture_default_str()->check(whole_range(0, 1000000));
+  sub->add_option("-t,--threads", o->threads, "threads")->capture_default_str()->check(whole_range(1, 4096));
+  sub->add_option("-c,--ctx", o->ctx, "KV cache context in tokens (0: prompt + n)")->check(whole_range(0, 10000000));
   sub->add_option("--kv-type", o->kv_type, "KV cache type: f16 or f32")->capture_default_str();
   sub->add_option("--temperature", o->temperature, "0 = greedy")->capture_default_str();
   sub->add_option("--top-k", o->top_k, "keep the k most likely tokens (0 = all)")->capture_default_str();

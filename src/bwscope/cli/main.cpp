@@ -1,6 +1,9 @@
 // bwscope: measures how much memory bandwidth LLM inference uses, one model alone and several
 // side by side. This file only wires the subcommands and turns errors into one line + exit 1.
+#include <charconv>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <new>
 #include <thread>
 
@@ -26,6 +29,29 @@ ScopedSigint::ScopedSigint() {
 }
 ScopedSigint::~ScopedSigint() { ::sigaction(SIGINT, &old_, nullptr); }
 volatile std::sig_atomic_t* ScopedSigint::flag() { return &g_sigint; }
+
+CLI::Validator whole_range(int64_t lo, int64_t hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& text) -> std::string {
+        int64_t v = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (ec != std::errc() || end != text.data() + text.size() || v < lo || v > hi)
+          return fmt::format("{} is not a whole number from {} to {}", text, lo, hi);
+        return "";
+      },
+      fmt::format("INT in [{} - {}]", lo, hi));
+}
+
+CLI::Validator above_zero() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (end == text.c_str() || *end != '\0' || !(v > 0) || !std::isfinite(v)) return fmt::format("{} is not a number above 0", text);
+        return "";
+      },
+      "NUMBER > 0");
+}
 
 DType parse_type_flag(const std::string& flag, const std::string& value) {
   return parse_dtype_flag(flag, value);
@@ -60,8 +86,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    fmt::print(stderr, "bwscope: {}\n", e.what());  // one line; --help lists the options
+    return 2;
   } catch (const bwscope::Error& e) {
     std::fflush(stdout);
     fmt::print(stderr, "bwscope: {}\n", e.what());

@@ -51,7 +51,7 @@ void add_probe(CLI::App& app) {
   auto o = std::make_shared<Options>();
   CLI::App* sub = app.add_subcommand("probe", "Measure this device's attainable memory bandwidth and compute peak (cached per machine)");
   sub->add_option("-t,--threads", o->threads, "most threads (default: every CPU this process may use); 1..N are measured")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_range(1, 4096));
   sub->add_option("-r,--reps", o->reps, "repetitions of every kernel")->capture_default_str()->check(CLI::Range(1, 100));
   sub->add_option("--buffer-mib", o->buffer_mib, "MiB per array (default: 8 × the last-level cache, at least 256, at most max(1024, 2 × the cache))")
       ->check(CLI::Range(1, 1 << 20));
