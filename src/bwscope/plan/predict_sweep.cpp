@@ -91,10 +91,7 @@ double fit_efficiency(const report::SweepReport& r) {
     const report::PointPrediction p = predict_point(r, x, 1.0);
     if (p.tokens_per_s > 0) ratios.push_back(x.tokens_per_s / p.tokens_per_s);
   }
-  if (ratios.empty()) return 0;
-  std::sort(ratios.begin(), ratios.end());
-  const size_t n = ratios.size();
-  return n % 2 ? ratios[n / 2] : (ratios[n / 2 - 1] + ratios[n / 2]) / 2;
+  return report::median(std::move(ratios));
 }
 
 void predict_sweep(report::SweepReport& r, std::optional<double> efficiency) {

@@ -22,13 +22,6 @@ using svg::category_x;
 using svg::esc;
 using svg::Frame;
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 // One axis of the grid, in SweepPoint::key()'s order; a point's value on it as text.
 struct Axis {
   const char* name;       // as the page names the lever

@@ -18,13 +18,6 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 std::string pct(double from, double to) {
   if (from <= 0) return "n/a";
   const double p = 100 * (to / from - 1);
@@ -38,6 +31,13 @@ const PointResult* find(const SweepReport& r, const SweepPoint& p) {
 }
 
 }  // namespace
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
 
 std::string SweepPoint::key() const {
   return fmt::format("{} b{} N{} t{} {} p{}", type, batch, instances, threads, schedule, n_prompt);

@@ -85,6 +85,9 @@ struct SweepReport {
   bool incomplete = false;             // fewer results than grid points
 };
 
+// The median of `v` (the mean of the middle two for an even count); 0 for none.
+double median(std::vector<double> v);
+
 // The results file (JSON Lines): a header naming the grid and settings, then one line per point.
 nlohmann::ordered_json point_json(const PointResult& r);
 PointResult point_from_json(const nlohmann::json& j);  // throws Error on a malformed line
