@@ -164,8 +164,14 @@ TEST(ProbeCache, AGarbledCacheIsMeasuredAgain) {
     std::ofstream out(probe_cache_path(dir.path().string()));
     out << "{\"schema_version\": 1, \"read\": ";
   }
+  testing::internal::CaptureStderr();
   const ProbeResult r = cached_probe(tiny_options(dir.path().string()), false);
+  const std::string warned = testing::internal::GetCapturedStderr();
   EXPECT_GT(r.all.read.best_gbs, 0);
+  // One warning line naming the file and why; the cache now holds the new, valid probe.
+  const std::string path = probe_cache_path(dir.path().string());
+  EXPECT_EQ(warned, "bwscope: warning: " + path + ": not valid JSON (at byte 31); probing again\n");
+  EXPECT_EQ(read_probe_cache(path).all.read.best_gbs, r.all.read.best_gbs);
 }
 
 bool finite_positive(const ProbeFigure& f) {

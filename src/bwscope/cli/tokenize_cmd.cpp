@@ -82,7 +82,7 @@ std::vector<std::string> split_lines(const std::string& path, const std::string&
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(lines[i]);
-    } catch (const nlohmann::json::parse_error&) {
+    } catch (const nlohmann::json::exception&) {  // parse_error, or out_of_range for 1e999
       fail("--lines {}: line {} is not a JSON string", path, i + 1);
     }
     if (!j.is_string()) fail("--lines {}: line {} is not a JSON string", path, i + 1);

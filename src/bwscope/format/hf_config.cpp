@@ -66,6 +66,8 @@ HfConfig read_hf_config(const std::string& path) {
     j = json::parse(ss.str());
   } catch (const json::parse_error& e) {
     fail("{}: not valid JSON (at byte {})", path, e.byte);
+  } catch (const json::out_of_range&) {  // a number past double's range, e.g. 1e999
+    fail("{}: not valid JSON (a number out of range)", path);
   }
   if (!j.is_object()) fail("{}: not a JSON object", path);
   const Reader r{path, j};

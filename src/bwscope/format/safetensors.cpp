@@ -45,6 +45,8 @@ json parse_header(const std::string& path, std::string_view text) {
     j = json::parse(text.begin(), text.end(), callback);
   } catch (const json::parse_error& e) {
     fail("{}: the safetensors header is not valid JSON (at byte {} of {})", path, e.byte, text.size());
+  } catch (const json::out_of_range&) {  // a number past double's range, e.g. 1e999
+    fail("{}: the safetensors header is not valid JSON (a number out of range)", path);
   }
   if (!repeated.empty()) fail("{}: the safetensors header names '{}' twice", path, repeated);
   if (!j.is_object()) fail("{}: the safetensors header is not a JSON object", path);
@@ -192,6 +194,8 @@ Checkpoint Checkpoint::open(const std::string& path) {
       index = json::parse(read_text(c.path_));
     } catch (const json::parse_error& e) {
       fail("{}: not valid JSON (at byte {})", c.path_, e.byte);
+    } catch (const json::out_of_range&) {
+      fail("{}: not valid JSON (a number out of range)", c.path_);
     }
     if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
       fail("{}: no 'weight_map' object: not a safetensors index", c.path_);

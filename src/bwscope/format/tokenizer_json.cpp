@@ -30,6 +30,8 @@ json parse_file(const std::string& path) {
     return json::parse(ss.str());
   } catch (const json::parse_error& e) {
     fail("{}: not valid JSON (at byte {})", path, e.byte);
+  } catch (const json::out_of_range&) {  // a number past double's range, e.g. 1e999
+    fail("{}: not valid JSON (a number out of range)", path);
   }
 }
 

@@ -64,8 +64,12 @@ struct ProbeOptions {
 // The full probe (seconds to a minute).
 ProbeResult run_probe(const ProbeOptions& options);
 
+// A probe cache file, strictly validated: Error("<path>: <problem>") for anything but a whole,
+// sane probe result.
+ProbeResult read_probe_cache(const std::string& path);
 // The cached result for this machine (~/.cache/bwscope/probe-<key>.json), measured and stored
-// when absent or when `reprobe` is set.
+// when absent, when `reprobe` is set, or when the file is not a valid probe (with a warning
+// line on stderr) or was measured on other hardware or another thread count.
 ProbeResult cached_probe(const ProbeOptions& options, bool reprobe);
 
 // A short read-only probe (best over patterns, `threads` threads, about `seconds` long) to

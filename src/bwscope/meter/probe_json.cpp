@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -177,23 +178,43 @@ std::string probe_cache_path(const std::string& dir) {
   return fmt::format("{}/probe-{:016x}.json", base, fnv1a(machine_description()));
 }
 
+ProbeResult read_probe_cache(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("{}: cannot open the probe cache", path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json j;
+  try {
+    j = json::parse(ss.str());
+  } catch (const json::parse_error& e) {
+    fail("{}: not valid JSON (at byte {})", path, e.byte);
+  } catch (const json::out_of_range&) {  // a number past double's range, e.g. 1e999
+    fail("{}: not valid JSON (a number out of range)", path);
+  }
+  try {
+    return ProbeResult::from_json(j);
+  } catch (const Error& e) {
+    fail("{}: {}", path, e.what());
+  } catch (const json::exception& e) {
+    fail("{}: a malformed probe ({})", path, e.what());
+  }
+}
+
 ProbeResult cached_probe(const ProbeOptions& options, bool reprobe) {
   const std::string path = probe_cache_path(options.cache_dir);
   if (!reprobe && std::filesystem::exists(path)) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    // A cache that does not parse, was measured on other hardware or with another thread
-    // count is measured again rather than trusted.
+    // A cache that does not parse is reported and measured again; one measured on other
+    // hardware or with another thread count is measured again silently. Neither is trusted.
     try {
-      ProbeResult r = ProbeResult::from_json(json::parse(ss.str()));
+      ProbeResult r = read_probe_cache(path);
       cpu_set_t allowed;
       CPU_ZERO(&allowed);
       const int n_allowed = sched_getaffinity(0, sizeof(allowed), &allowed) == 0 ? CPU_COUNT(&allowed) : 1;
       const bool same_threads = (options.max_threads > 0 ? options.max_threads : n_allowed) == r.all.threads;
       const bool has_compute = !options.compute || !r.compute.empty();
       if (r.machine == machine_description() && same_threads && has_compute) return r;
-    } catch (const std::exception&) {
+    } catch (const Error& e) {
+      std::fprintf(stderr, "bwscope: warning: %s; probing again\n", e.what());
     }
   }
   ProbeResult r = run_probe(options);

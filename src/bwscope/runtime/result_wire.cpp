@@ -76,6 +76,9 @@ bool decode_result(const std::string& s, InstanceResult& r) {
   r.records.resize(size_t(n_records));
   std::memcpy(r.records.data(), s.data() + at, size_t(n_records) * sizeof(meter::Record));
   at += size_t(n_records) * sizeof(meter::Record);
+  // Every record names an op and a phase the ledger knows (reports index tables by them).
+  for (const meter::Record& rec : r.records)
+    if (uint8_t(rec.op) >= uint8_t(meter::Op::kCount) || uint8_t(rec.phase) > uint8_t(meter::Phase::Other)) return false;
   return get_u64(s, at, v) && v == kEnd && at == s.size();
 }
 

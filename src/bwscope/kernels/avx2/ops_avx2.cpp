@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "bwscope/kernels/avx2/avx2_internal.h"
+#include "bwscope/kernels/cpu_features.h"
 #include "bwscope/kernels/avx2/kquant_avx2.h"
 
 namespace bwscope::kernels {
@@ -183,7 +184,7 @@ bool prefers_interleaved(DType w) { return interleave_group_rows(w) > 0; }
 
 bool cpu_has_avx2() {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "bwscope/kernels/avx512/avx512_internal.h"
 #include "bwscope/kernels/avx512/kquant_avx512.h"
+#include "bwscope/kernels/cpu_features.h"
 
 namespace bwscope::kernels {
 namespace avx512 {
@@ -219,7 +220,7 @@ bool cpu_has_avx512() {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
          __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bf16") &&
-         __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+         __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
 }
 
 }  // namespace
