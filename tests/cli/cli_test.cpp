@@ -2,6 +2,7 @@
 // contract (one line naming the file and the problem, exit code 1, no partial output file).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -136,6 +137,65 @@ TEST_F(Cli, NonsenseNumbersAreOneLineNamingTheFlagAndTheRange) {
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_EQ(r.err, "bwscope: " + words + "\n");
   }
+}
+
+// Rows of docs/bad-input.md not covered above: each is one line naming the input, a non-zero
+// exit and no output file; an unwritable output path is refused before anything is measured.
+TEST_F(Cli, DirectoriesAndEmptyFilesAreOneLine) {
+  const std::string empty_dir = dir_.file("empty-dir");
+  std::filesystem::create_directory(empty_dir);
+  const std::string empty = dir_.file("empty.gguf");
+  std::ofstream{empty};
+  expect_one_line_error(run_cli({"info", empty}), "empty.gguf: file of 0 bytes is too small to be GGUF");
+  expect_one_line_error(run_cli({"generate", empty, "--tokens", "1"}), "empty.gguf");
+  const auto r = run_cli({"info", empty_dir});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("empty-dir"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, UnwritableOutputsAreRefusedBeforeAnyWork) {
+  const std::string nowhere = dir_.file("no-such-dir") + "/out";
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"compare", "-m", model_, "--html", nowhere + ".html"}, "--html: " + nowhere + ".html: the directory"},
+      {{"compare", "-m", model_, "--json-out", dir_.path().string()}, "is a directory, not a file"},
+      {{"sweep", "-m", model_, "--results", nowhere + ".jsonl"}, "--results: " + nowhere + ".jsonl: the directory"},
+      {{"plan", "--json-out", nowhere + ".json"}, "--json-out: " + nowhere + ".json: the directory"},
+      {{"generate", model_, "--tokens", "1", "--dump-logits", nowhere + ".f32"}, "--dump-logits: " + nowhere + ".f32"},
+  };
+  for (const auto& [args, words] : cases) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto r = run_cli(args);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find(words), std::string::npos) << r.err;
+    EXPECT_LT(seconds, 30) << "refused only after running: " << r.err;  // a bound, not a timing target
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("no-such-dir")));
+  // A file that cannot be created where the directory exists is still one line, exit 1.
+  expect_one_line_error(run_cli({"synth", "--preset", "tiny", "--out", nowhere + ".gguf"}), nowhere);
+}
+
+TEST_F(Cli, NonsenseModesAndCountsAreOneLine) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"compare", "-m", model_, "--window-ms", "0"}, "--window-ms: 0 is not a number from 0.01 to 100000"},
+      {{"bench", model_, "--window-ms", "0"}, "--window-ms: 0 is not a number from 0.001 to 1e+06"},
+      {{"compare", "-m", model_, "-N", "0"}, "--instances: 0 is not a whole number from 2 to 64"},
+      {{"plan", "-N", "0"}, "--instances: 0 is not a whole number from 1 to 1024"},
+      {{"compare", "-m", model_, "--isolation", "fork"}, "--isolation: fork not in {process,thread}"},
+      {{"compare", "-m", model_, "--schedule", "random"}, "--schedule: random not in"},
+      {{"compare", "-m", model_, "--threshold", "2"}, "--threshold: 2 is not a number from 0.01 to 1"},
+  };
+  for (const auto& [args, words] : cases) {
+    const auto r = run_cli(args);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find("bwscope: " + words), std::string::npos) << r.err;
+  }
+  // The sweep's grid is checked as a whole, before any file is written: exit 1.
+  expect_one_line_error(run_cli({"sweep", "--types", "q9", "--results", dir_.file("r.jsonl")}), "--types: unknown weight type 'q9'");
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("r.jsonl")));
 }
 
 }  // namespace

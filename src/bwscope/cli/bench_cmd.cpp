@@ -136,22 +136,22 @@ void add_bench(CLI::App& app) {
   sub->add_option("model", o->model, "GGUF model (default: the synthetic Llama 3.2 1B Q8_0)");
   sub->add_option("-p,--n-prompt", o->n_prompt, "prompt tokens (prefill)")->capture_default_str()->check(whole_range(0, 1000000));
   sub->add_option("-n,--n-gen", o->n_gen, "generated tokens (decode)")->capture_default_str()->check(whole_range(0, 1000000));
-  sub->add_option("-b,--batch", o->batch, "sequences decoded together (each step one token per sequence)")->capture_default_str()->check(CLI::Range(1, 256));
+  sub->add_option("-b,--batch", o->batch, "sequences decoded together (each step one token per sequence)")->capture_default_str()->check(whole_range(1, 256));
   sub->add_option("-t,--threads", o->threads, "threads")->capture_default_str()->check(whole_range(1, 4096));
-  sub->add_option("-r,--reps", o->reps, "repetitions (after one warm-up)")->capture_default_str()->check(CLI::Range(1, 100));
+  sub->add_option("-r,--reps", o->reps, "repetitions (after one warm-up)")->capture_default_str()->check(whole_range(1, 100));
   sub->add_option("--kv-type", o->kv_type, "KV cache type: f16 or f32")->capture_default_str();
   sub->add_option("--isa", o->isa, "kernel table: scalar, avx2 or avx512 (default: best for this CPU)");
   sub->add_option("--layout", o->layout,
                   "weights: auto (a private copy, interleaved where the kernels prefer it) or file (computed on the file mapping)")
       ->capture_default_str()->check(CLI::IsMember({"auto", "file"}));
-  sub->add_option("--window-ms", o->window_ms, "width of the bandwidth series' windows, ms")->capture_default_str()->check(CLI::Range(0.001, 1e6));
+  sub->add_option("--window-ms", o->window_ms, "width of the bandwidth series' windows, ms")->capture_default_str()->check(number_range(0.001, 1e6));
   sub->add_option("--peak-bw", o->peak_bw, "a datasheet peak bandwidth, GB/s, shown as a second MBU")->check(above_zero());
-  sub->add_option("--threshold", o->threshold, "bandwidth-bound at or above this MBU")->capture_default_str()->check(CLI::Range(0.01, 1.0));
+  sub->add_option("--threshold", o->threshold, "bandwidth-bound at or above this MBU")->capture_default_str()->check(number_range(0.01, 1.0));
   sub->add_option("--probe", o->probe, "attainable peak: cached (measured once per machine), reprobe, or none")
       ->capture_default_str()->check(CLI::IsMember({"cached", "reprobe", "none"}));
   sub->add_option("--probe-file", o->probe_file, "read the probe from this JSON file (bwscope probe --json)");
   sub->add_option("--bracket-s", o->bracket_s, "seconds of quick read probe before and after the run (0: none)")
-      ->capture_default_str()->check(CLI::Range(0.0, 60.0));
+      ->capture_default_str()->check(number_range(0.0, 60.0));
   sub->add_flag("--json", o->json, "print one JSON object");
   sub->callback([o] {
     if (o->n_prompt == 0 && o->n_gen == 0) fail("nothing to measure: -p and -n are both 0");

@@ -33,6 +33,10 @@ int default_threads();
 // from 1 to 4096"), instead of CLI11's numeric limits.
 CLI::Validator whole_range(int64_t lo, int64_t hi);
 CLI::Validator above_zero();
+CLI::Validator number_range(double lo, double hi);
+// An output file's directory must exist and be writable: checked before any work is done, so a
+// typo in --html does not cost a finished measurement.
+CLI::Validator output_file();
 
 // While alive, SIGINT (Ctrl-C) sets flag() instead of killing the process, so a run can stop
 // early and still write what it measured; the previous handler comes back on destruction.

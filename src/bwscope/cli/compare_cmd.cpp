@@ -58,10 +58,10 @@ void add_compare(CLI::App& app) {
   sub->add_option("--model,-m", o->models, "GGUF model; repeat for different models per instance (default: synthetic, see --preset/--type)");
   sub->add_option("--preset", o->preset, "synthetic model when no --model: llama-3.2-1b or llama-3.2-3b")->capture_default_str();
   sub->add_option("--type", o->type, "weight type of the synthetic model: f32 f16 bf16 q8_0 q4_0")->capture_default_str();
-  sub->add_option("-N,--instances", o->instances, "instances side by side")->capture_default_str()->check(CLI::Range(2, 64));
-  sub->add_option("-p,--n-prompt", o->n_prompt, "prompt tokens per request")->capture_default_str()->check(CLI::Range(1, 100000));
-  sub->add_option("-n,--n-gen", o->n_gen, "generated tokens per request")->capture_default_str()->check(CLI::Range(1, 100000));
-  sub->add_option("-b,--batch", o->batch, "requests each instance serves at once")->capture_default_str()->check(CLI::Range(1, 256));
+  sub->add_option("-N,--instances", o->instances, "instances side by side")->capture_default_str()->check(whole_range(2, 64));
+  sub->add_option("-p,--n-prompt", o->n_prompt, "prompt tokens per request")->capture_default_str()->check(whole_range(1, 100000));
+  sub->add_option("-n,--n-gen", o->n_gen, "generated tokens per request")->capture_default_str()->check(whole_range(1, 100000));
+  sub->add_option("-b,--batch", o->batch, "requests each instance serves at once")->capture_default_str()->check(whole_range(1, 256));
   sub->add_option("-t,--threads", o->threads, "threads per instance (default: CPUs / N with partition, all with share)")->check(whole_range(1, 4096));
   sub->add_option("--isolation", o->isolation, "process (each instance a child process) or thread")->capture_default_str()
       ->check(CLI::IsMember({"process", "thread"}));
@@ -73,24 +73,24 @@ void add_compare(CLI::App& app) {
       ->capture_default_str()->check(CLI::IsMember({"shared", "private", "file"}));
   sub->add_option("--schedule", o->schedule, "parallel, time-sliced, staggered, or all (each, then which is best)")->capture_default_str()
       ->check(CLI::IsMember({"parallel", "time-sliced", "staggered", "all"}));
-  sub->add_option("--slice-steps", o->slice_steps, "time-sliced: decode steps per turn")->capture_default_str()->check(CLI::Range(1, 100000));
+  sub->add_option("--slice-steps", o->slice_steps, "time-sliced: decode steps per turn")->capture_default_str()->check(whole_range(1, 100000));
   sub->add_flag("--fused", o->fused, "also run the N requests as one batch of one engine (each weight read once per step)");
   sub->add_option("--prompts", o->prompts, "same or different prompts per instance")->capture_default_str()->check(CLI::IsMember({"same", "different"}));
   sub->add_flag("--seed-scenario", o->seed_scenario, "the original comparison: Llama 3.2 3B, F16, batch 1, prompt 512");
   sub->add_option("--kv-type", o->kv_type, "KV cache type: f16 or f32")->capture_default_str();
   sub->add_option("--isa", o->isa, "kernel table: scalar, avx2 or avx512 (default: best for this CPU)");
-  sub->add_option("--window-ms", o->window_ms, "bandwidth series window, ms (the peak is over this)")->capture_default_str()->check(CLI::Range(0.01, 1e5));
-  sub->add_option("--threshold", o->threshold, "bandwidth-bound at or above this fraction of the attainable peak")->capture_default_str()->check(CLI::Range(0.01, 1.0));
+  sub->add_option("--window-ms", o->window_ms, "bandwidth series window, ms (the peak is over this)")->capture_default_str()->check(number_range(0.01, 1e5));
+  sub->add_option("--threshold", o->threshold, "bandwidth-bound at or above this fraction of the attainable peak")->capture_default_str()->check(number_range(0.01, 1.0));
   sub->add_option("--peak-bw", o->peak_bw, "a datasheet peak bandwidth, GB/s, shown as a second MBU")->check(above_zero());
   sub->add_option("--probe", o->probe, "attainable peak: cached, reprobe or none")->capture_default_str()->check(CLI::IsMember({"cached", "reprobe", "none"}));
-  sub->add_option("--bracket-s", o->bracket_s, "seconds of quick read probe before and after the runs (0: none)")->capture_default_str()->check(CLI::Range(0.0, 60.0));
+  sub->add_option("--bracket-s", o->bracket_s, "seconds of quick read probe before and after the runs (0: none)")->capture_default_str()->check(number_range(0.0, 60.0));
   sub->add_option("--assume-mem-gb", o->assume_mem_gb, "plan against this much available memory instead of MemAvailable")->check(above_zero());
   sub->add_flag("--json", o->json, "print the report as JSON (docs/compare-json.md) instead of the table");
   sub->add_flag("--csv", o->csv, "print CSV instead of the table");
   sub->add_flag("--md", o->md, "print Markdown instead of the table");
-  sub->add_option("--json-out", o->json_out, "also write the JSON report to this file");
-  sub->add_option("--html", o->html, "also write a self-contained HTML report with charts to this file");
-  sub->add_option("--svg", o->svg, "also write the charts as one SVG file");
+  sub->add_option("--json-out", o->json_out, "also write the JSON report to this file")->check(output_file());
+  sub->add_option("--html", o->html, "also write a self-contained HTML report with charts to this file")->check(output_file());
+  sub->add_option("--svg", o->svg, "also write the charts as one SVG file")->check(output_file());
   sub->add_flag("--no-progress", o->no_progress, "no live progress on stderr");
   sub->callback([o] { run_compare(*o); });
 }

@@ -63,7 +63,7 @@ void add_generate(CLI::App& app) {
   sub->add_option("--seed", o->seed, "sampling seed")->capture_default_str();
   sub->add_option("--isa", o->isa, "kernel table: scalar, avx2 or avx512 (default: best for this CPU)");
   sub->add_option("--dump-logits", o->dump_logits,
-                  "write the logits of every prompt position as raw little-endian float32 [n_prompt × n_vocab]");
+                  "write the logits of every prompt position as raw little-endian float32 [n_prompt × n_vocab]")->check(output_file());
   sub->add_flag("--ids", o->ids, "print token ids instead of text");
   sub->add_flag("--no-bos", o->no_bos, "do not add the BOS token before --prompt text");
   sub->add_flag("--json", o->json, "print one JSON object with the ids, text and timings");

@@ -42,7 +42,7 @@ void add_info(CLI::App& app) {
   sub->add_option("model", o->model, "GGUF model file")->required();
   sub->add_flag("--json", o->json, "print one JSON object");
   sub->add_flag("--tensors", o->tensors, "list every tensor (text output)");
-  sub->add_option("--instances,-N", o->instances, "instances to size the memory for")->capture_default_str()->check(CLI::Range(1, 1024));
+  sub->add_option("--instances,-N", o->instances, "instances to size the memory for")->capture_default_str()->check(whole_range(1, 1024));
   sub->add_option("--ctx,-c", o->ctx, "context (tokens) per instance; 0: the model's, at most 4096")->capture_default_str()->check(whole_range(0, 10000000));
   sub->add_option("--batch,-b", o->batch, "tokens per forward pass (activation buffers)")->capture_default_str()->check(whole_range(1, 65536));
   sub->add_option("--kv-type", o->kv_type, "KV cache type: f16 or f32")->capture_default_str();

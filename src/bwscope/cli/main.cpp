@@ -1,9 +1,14 @@
 // bwscope: measures how much memory bandwidth LLM inference uses, one model alone and several
 // side by side. This file only wires the subcommands and turns errors into one line + exit 1.
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <new>
 #include <thread>
 
@@ -51,6 +56,33 @@ CLI::Validator above_zero() {
         return "";
       },
       "NUMBER > 0");
+}
+
+CLI::Validator number_range(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (end == text.c_str() || *end != '\0' || !(v >= lo && v <= hi)) return fmt::format("{} is not a number from {:g} to {:g}", text, lo, hi);
+        return "";
+      },
+      fmt::format("NUMBER in [{:g} - {:g}]", lo, hi));
+}
+
+CLI::Validator output_file() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        namespace fs = std::filesystem;
+        if (text.empty()) return "an empty file name";
+        const fs::path path(text);
+        std::error_code ec;
+        if (fs::is_directory(path, ec)) return fmt::format("{} is a directory, not a file", text);
+        const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+        if (!fs::is_directory(dir, ec)) return fmt::format("{}: the directory {} does not exist", text, dir.string());
+        if (::access(dir.c_str(), W_OK) != 0) return fmt::format("{}: cannot write in {}: {}", text, dir.string(), std::strerror(errno));
+        return "";
+      },
+      "FILE");
 }
 
 DType parse_type_flag(const std::string& flag, const std::string& value) {

@@ -70,21 +70,21 @@ void add_plan(CLI::App& app) {
   sub->add_option("--model,-m", o->model, "GGUF file or Hugging Face directory (default: --preset)");
   sub->add_option("--preset", o->preset, "llama-3.2-1b or llama-3.2-3b")->capture_default_str();
   sub->add_option("--type", o->type, "weight type of the preset or Hugging Face directory (f32 f16 bf16 q8_0 q4_0 q4_k_m ...; default q8_0 / the checkpoint's)");
-  sub->add_option("-N,--instances", o->instances, "instances side by side")->capture_default_str()->check(CLI::Range(1, 1024));
-  sub->add_option("-b,--batch", o->batch, "requests each instance serves at once")->capture_default_str()->check(CLI::Range(1, 4096));
-  sub->add_option("-p,--n-prompt", o->n_prompt, "prompt tokens per request")->capture_default_str()->check(CLI::Range(1, 1000000));
-  sub->add_option("-n,--n-gen", o->n_gen, "generated tokens per request")->capture_default_str()->check(CLI::Range(1, 1000000));
-  sub->add_option("-t,--threads", o->threads, "threads per instance on this machine (default: CPUs / N)")->check(CLI::Range(1, 4096));
+  sub->add_option("-N,--instances", o->instances, "instances side by side")->capture_default_str()->check(whole_range(1, 1024));
+  sub->add_option("-b,--batch", o->batch, "requests each instance serves at once")->capture_default_str()->check(whole_range(1, 4096));
+  sub->add_option("-p,--n-prompt", o->n_prompt, "prompt tokens per request")->capture_default_str()->check(whole_range(1, 1000000));
+  sub->add_option("-n,--n-gen", o->n_gen, "generated tokens per request")->capture_default_str()->check(whole_range(1, 1000000));
+  sub->add_option("-t,--threads", o->threads, "threads per instance on this machine (default: CPUs / N)")->check(whole_range(1, 4096));
   sub->add_option("--weights", o->weights, "shared (resident once) or private (a copy per instance)")->capture_default_str()
       ->check(CLI::IsMember({"shared", "private"}));
   sub->add_option("--kv-type", o->kv_type, "KV cache type: f16 or f32")->capture_default_str();
   sub->add_option("--efficiency", o->efficiency, "fraction of the roofs the engine reaches (default: calibrated by sweep --calibrate)")
-      ->check(CLI::Range(0.05, 1.5));
+      ->check(number_range(0.05, 1.5));
   sub->add_flag("--seed", o->seed, "the original study (3B FP16, batch 1, prompt 512, 1 vs 2 models) on the Ascend 910, beside its claims");
   sub->add_flag("--json", o->json, "print JSON (compare's shape, marked predicted; docs/plan.md)");
   sub->add_flag("--csv", o->csv, "print CSV");
   sub->add_flag("--md", o->md, "print Markdown");
-  sub->add_option("--json-out", o->json_out, "also write the JSON to this file");
+  sub->add_option("--json-out", o->json_out, "also write the JSON to this file")->check(output_file());
   sub->callback([o] { run_plan(*o); });
 }
 

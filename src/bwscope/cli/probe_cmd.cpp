@@ -52,9 +52,9 @@ void add_probe(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("probe", "Measure this device's attainable memory bandwidth and compute peak (cached per machine)");
   sub->add_option("-t,--threads", o->threads, "most threads (default: every CPU this process may use); 1..N are measured")
       ->check(whole_range(1, 4096));
-  sub->add_option("-r,--reps", o->reps, "repetitions of every kernel")->capture_default_str()->check(CLI::Range(1, 100));
+  sub->add_option("-r,--reps", o->reps, "repetitions of every kernel")->capture_default_str()->check(whole_range(1, 100));
   sub->add_option("--buffer-mib", o->buffer_mib, "MiB per array (default: 8 × the last-level cache, at least 256, at most max(1024, 2 × the cache))")
-      ->check(CLI::Range(1, 1 << 20));
+      ->check(whole_range(1, 1 << 20));
   sub->add_flag("--reprobe", o->reprobe, "measure again even when this machine's result is cached");
   sub->add_flag("--quick", o->quick, "two repetitions, not cached (a rough figure in a few seconds)");
   sub->add_flag("--json", o->json, "print one JSON object");

@@ -129,7 +129,7 @@ void add_tokenize(CLI::App& app) {
   sub->add_flag("--bos", o->bos, "prepend the BOS token (not added by default)");
   sub->add_flag("--parse-special", o->parse_special, "control tokens written in the text (<|eot_id|>) become their ids");
   sub->add_flag("--stats", o->stats, "print the encoding speed (MB/s, median of --repeat runs) on stderr");
-  sub->add_option("--repeat", o->repeat, "runs timed for --stats")->capture_default_str()->check(CLI::Range(1, 1000));
+  sub->add_option("--repeat", o->repeat, "runs timed for --stats")->capture_default_str()->check(whole_range(1, 1000));
   sub->callback([o, sub] {
     o->text_given = sub->count("--text") > 0;
     if (o->model.empty() == o->tokenizer.empty()) fail("give exactly one of --model or --tokenizer");
