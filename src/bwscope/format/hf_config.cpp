@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bwscope/base/error.h"
+#include "bwscope/format/json_file.h"
 
 namespace bwscope {
 namespace {
@@ -57,18 +58,7 @@ struct Reader {
 }  // namespace
 
 HfConfig read_hf_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot open", path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  json j;
-  try {
-    j = json::parse(ss.str());
-  } catch (const json::parse_error& e) {
-    fail("{}: not valid JSON (at byte {})", path, e.byte);
-  } catch (const json::out_of_range&) {  // a number past double's range, e.g. 1e999
-    fail("{}: not valid JSON (a number out of range)", path);
-  }
+  const json j = read_json_file(path);
   if (!j.is_object()) fail("{}: not a JSON object", path);
   const Reader r{path, j};
   HfConfig c;

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bwscope/base/error.h"
+#include "bwscope/format/json_file.h"
 
 namespace bwscope::safetensors {
 namespace {
@@ -153,17 +154,6 @@ const Tensor* File::find(std::string_view name) const {
   return nullptr;
 }
 
-namespace {
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot open", path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
 
 Checkpoint Checkpoint::open(const std::string& path) {
   Checkpoint c;
@@ -189,18 +179,11 @@ Checkpoint Checkpoint::open(const std::string& path) {
 
   std::map<std::string, std::string> placed;  // tensor -> shard, from the index
   if (target.string().ends_with(".json")) {
-    json index;
-    try {
-      index = json::parse(read_text(c.path_));
-    } catch (const json::parse_error& e) {
-      fail("{}: not valid JSON (at byte {})", c.path_, e.byte);
-    } catch (const json::out_of_range&) {
-      fail("{}: not valid JSON (a number out of range)", c.path_);
-    }
-    if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
+    const json index = read_json_file(c.path_);
+    if (!index.is_object() || !index.contains("weight_map") || !index.at("weight_map").is_object())
       fail("{}: no 'weight_map' object: not a safetensors index", c.path_);
     std::vector<std::string> shards;
-    for (const auto& [name, shard] : index["weight_map"].items()) {
+    for (const auto& [name, shard] : index.at("weight_map").items()) {
       if (!shard.is_string()) fail("{}: weight_map entry '{}' is not a file name", c.path_, name);
       const std::string file = shard.get<std::string>();
       if (file.empty() || file.find('/') != std::string::npos || file == "." || file == "..")

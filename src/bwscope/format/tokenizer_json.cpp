@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bwscope/base/error.h"
+#include "bwscope/format/json_file.h"
 
 namespace bwscope {
 namespace {
@@ -19,21 +20,6 @@ using nlohmann::json;
 constexpr const char* kLlama3Regex =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
     "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-
-json parse_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot open", path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) fail("{}: read error", path);
-  try {
-    return json::parse(ss.str());
-  } catch (const json::parse_error& e) {
-    fail("{}: not valid JSON (at byte {})", path, e.byte);
-  } catch (const json::out_of_range&) {  // a number past double's range, e.g. 1e999
-    fail("{}: not valid JSON (a number out of range)", path);
-  }
-}
 
 // bos_token / eos_token in tokenizer_config.json: a string, or {"content": string}, or null.
 std::string config_token(const std::string& path, const json& config, const char* key) {
@@ -84,7 +70,7 @@ std::string pre_tokenizer_name(const std::string& path, const json& j, bool igno
 }  // namespace
 
 TokenizerData read_tokenizer_json(const std::string& path) {
-  const json j = parse_file(path);
+  const json j = read_json_file(path);
   if (!j.is_object() || !j.contains("model") || !j["model"].is_object()) fail("{}: no 'model' object", path);
   const json& model = j["model"];
   if (model.contains("type") && model["type"] != "BPE") fail("{}: model type {} is not BPE", path, model["type"].dump());
@@ -145,7 +131,7 @@ TokenizerData read_tokenizer_json(const std::string& path) {
   const auto config_path = std::filesystem::path(path).parent_path() / "tokenizer_config.json";
   if (std::error_code ec; std::filesystem::exists(config_path, ec)) {
     const std::string cpath = config_path.string();
-    const json config = parse_file(cpath);
+    const json config = read_json_file(cpath);
     if (!config.is_object()) fail("{}: not a JSON object", cpath);
     for (auto [key, id] : {std::pair{"bos_token", &t.bos_id}, {"eos_token", &t.eos_id}}) {
       const std::string text = config_token(cpath, config, key);

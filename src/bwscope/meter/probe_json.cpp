@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "bwscope/base/error.h"
+#include "bwscope/format/json_file.h"
 #include "bwscope/base/mapped_file.h"
 #include "bwscope/meter/probe.h"
 #include "bwscope/model/model_cache.h"
@@ -179,18 +180,7 @@ std::string probe_cache_path(const std::string& dir) {
 }
 
 ProbeResult read_probe_cache(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot open the probe cache", path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  json j;
-  try {
-    j = json::parse(ss.str());
-  } catch (const json::parse_error& e) {
-    fail("{}: not valid JSON (at byte {})", path, e.byte);
-  } catch (const json::out_of_range&) {  // a number past double's range, e.g. 1e999
-    fail("{}: not valid JSON (a number out of range)", path);
-  }
+  const json j = read_json_file(path);
   try {
     return ProbeResult::from_json(j);
   } catch (const Error& e) {
