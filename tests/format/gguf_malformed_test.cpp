@@ -131,6 +131,20 @@ TEST(Gguf, RejectsTensorPastEndOfFile) {
   expect_rejected(dir, r.bytes(), "tensor 'y' data [offset 18446744073709551584, size 32] ends past end of file");
 }
 
+TEST(Gguf, RejectsOverlappingTensors) {
+  ScratchDir dir;
+  RawGguf r = valid_file();
+  r.tensors.push_back({"y", {16}, kTF32, 32, random_bytes(64, 2)});
+  write_bytes(dir.file("ok.gguf"), r.bytes());
+  EXPECT_EQ(File::open(dir.file("ok.gguf")).tensors().size(), 2u);  // back to back: fine
+  r.tensors[0].ne = {16};  // x now spans 0..64, into y at 32
+  r.tensors[0].data = random_bytes(64, 1);
+  expect_rejected(dir, r.bytes(), "tensors 'x' and 'y' overlap");
+  r = valid_file();
+  r.tensors.push_back({"y", {8}, kTF32, 0, {}});  // the same bytes as x
+  expect_rejected(dir, r.bytes(), "overlap");
+}
+
 TEST(Gguf, RejectsDimsWhoseProductOverflows) {
   ScratchDir dir;
   RawGguf r = valid_file();

@@ -106,6 +106,21 @@ TEST_F(LlamaModelTest, WrongShapeIsNamed) {
   EXPECT_NE(msg.find("'blk.0.attn_k.weight' has shape [64, 48], expected [64, 32]"), std::string::npos) << msg;
 }
 
+// llama.vocab_size against the embedding's rows, and the tokenizer against both.
+TEST_F(LlamaModelTest, VocabularyAndEmbeddingThatDisagreeAreNamed) {
+  for (const uint32_t vocab : {600u, 300u}) {
+    auto path = rewrite(dir_, tiny_, "vocab.gguf", [](const std::string&) { return true; },
+                        [vocab](const gguf::Tensor&, gguf::Writer& w) {
+                          w.set("llama.vocab_size", gguf::Value::u32(vocab));
+                          return false;
+                        });
+    const std::string msg = error_of(path);
+    EXPECT_NE(msg.find("vocab.gguf: tensor 'token_embd.weight' has shape [64, 512], expected [64, " + std::to_string(vocab) + "]"),
+              std::string::npos)
+        << msg;
+  }
+}
+
 TEST_F(LlamaModelTest, OtherArchitectureIsRefused) {
   auto path = rewrite(dir_, tiny_, "arch.gguf", [](const std::string& k) { return k != "general.architecture"; },
                       [](const gguf::Tensor&, gguf::Writer&) { return false; });

@@ -301,6 +301,18 @@ File File::open(const std::string& path) {
     t.offset = begin;
     t.bytes = std::span<const uint8_t>(f.map_.data() + begin, size_t(t.n_bytes));
   }
+  // Tensors may not share bytes: every writer lays them out one after another, and a file whose
+  // tensors overlap would have the ledger count the same bytes twice.
+  std::vector<const Tensor*> by_offset;
+  for (const Tensor& t : f.tensors_) by_offset.push_back(&t);
+  std::sort(by_offset.begin(), by_offset.end(), [](const Tensor* a, const Tensor* b) { return a->offset < b->offset; });
+  for (size_t i = 1; i < by_offset.size(); ++i) {
+    const Tensor& a = *by_offset[i - 1];
+    const Tensor& b = *by_offset[i];
+    if (a.offset + a.n_bytes > b.offset && a.n_bytes > 0 && b.n_bytes > 0)
+      fail("{}: tensors '{}' and '{}' overlap (data at {}..{} and {}..{})", path, a.name, b.name, a.offset, a.offset + a.n_bytes,
+           b.offset, b.offset + b.n_bytes);
+  }
   return f;
 }
 
