@@ -10,6 +10,7 @@
 #include "bwscope/format/safetensors.h"
 #include "bwscope/format/tokenizer_json.h"
 #include "bwscope/meter/probe.h"
+#include "bwscope/study/sweep.h"
 #include "support/temp_dir.h"
 
 namespace bwscope {
@@ -55,6 +56,16 @@ TEST(FuzzFindings, NumbersPastDoublesRangeAreOneLineErrors) {
   expect_one_line_error([](const std::string& p) { safetensors::Checkpoint::open(p); },
                         write(dir, "model.safetensors.index.json", R"({"metadata": {"total_size": 2e999}, "weight_map": {}})"),
                         "a number out of range");
+}
+
+// sweep_results_fuzz: a header whose "bwscope_sweep_results" was an object made json::value()
+// throw type_error (302) out of ResultsFile::resume.
+TEST(FuzzFindings, AResultsHeaderKeyOfAnotherTypeIsNotAHeader) {
+  test_support::TempDir dir;
+  for (const std::string key : {R"({"preset": "llama-3.2-1b"})", R"("1")", "[1]", "null", "2"})
+    expect_one_line_error([](const std::string& p) { study::ResultsFile::resume(p); },
+                          write(dir, "r.jsonl", R"({"bwscope_sweep_results": )" + key + R"(, "grid": {}, "settings": {}})" + "\n"),
+                          "not a bwscope sweep results file (line 1 is not its header)");
 }
 
 }  // namespace

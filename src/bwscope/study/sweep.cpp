@@ -169,7 +169,9 @@ ResultsFile ResultsFile::resume(const std::string& path) {
       fail("{}:{}: not a JSON line", path, line_no);
     }
     if (line_no == 1) {
-      if (!j.is_object() || j.value("bwscope_sweep_results", 0) != 1 || !j.contains("grid") || !j.contains("settings"))
+      // Compared, not read with value(): a header key of another type must not throw type_error.
+      if (!j.is_object() || !j.contains("bwscope_sweep_results") || j["bwscope_sweep_results"] != 1 || !j.contains("grid") ||
+          !j.contains("settings"))
         fail("{}: not a bwscope sweep results file (line 1 is not its header)", path);
       f.header_ = j;
       continue;
