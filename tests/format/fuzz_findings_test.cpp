@@ -10,6 +10,9 @@
 #include "bwscope/format/safetensors.h"
 #include "bwscope/format/tokenizer_json.h"
 #include "bwscope/meter/probe.h"
+#include "bwscope/report/sweep_report.h"
+#include "bwscope/runtime/colocate.h"
+#include "bwscope/runtime/instance_run.h"
 #include "bwscope/study/sweep.h"
 #include "support/temp_dir.h"
 
@@ -66,6 +69,30 @@ TEST(FuzzFindings, AResultsHeaderKeyOfAnotherTypeIsNotAHeader) {
     expect_one_line_error([](const std::string& p) { study::ResultsFile::resume(p); },
                           write(dir, "r.jsonl", R"({"bwscope_sweep_results": )" + key + R"(, "grid": {}, "settings": {}})" + "\n"),
                           "not a bwscope sweep results file (line 1 is not its header)");
+}
+
+// sweep_results_fuzz: numbers past int64's range in a point were cast from double (UBSan:
+// "1.11111e+28 is outside the range of representable values of type 'long'").
+TEST(FuzzFindings, APointsCountsPastInt64AreRefusedOrZeroNotCast) {
+  nlohmann::json j = {{"point", {{"type", "q8_0"}, {"batch", 1}, {"instances", 1}, {"threads", 0}, {"schedule", "parallel"}, {"n_prompt", 64}}},
+                      {"ok", true}, {"error", nullptr}, {"n_gen", 1.11111e28}, {"weight_bytes", -5.0}};
+  const report::PointResult r = report::point_from_json(j);
+  EXPECT_EQ(r.n_gen, 0);
+  EXPECT_EQ(r.weight_bytes, 0u);
+  j["point"]["batch"] = 1e28;
+  EXPECT_THROW(report::point_from_json(j), Error);
+}
+
+// result_wire_fuzz: a message with no ledger records made decode_result memcpy from a null
+// pointer (UBSan). An empty ledger is a valid message.
+TEST(FuzzFindings, AResultWithNoRecordsRoundTrips) {
+  InstanceResult r;
+  r.name = "a";
+  r.token_ns = {1, 2};
+  InstanceResult back;
+  ASSERT_TRUE(colo::decode_result(colo::encode_result(r), back));
+  EXPECT_TRUE(back.records.empty());
+  EXPECT_EQ(back.token_ns, r.token_ns);
 }
 
 }  // namespace

@@ -56,11 +56,17 @@ ojson sweep_point_key_json(const SweepPoint& p) {
 SweepPoint sweep_point_from_json(const nlohmann::json& j) {
   SweepPoint p;
   p.type = j.at("type").get<std::string>();
-  p.batch = j.at("batch").get<int64_t>();
-  p.instances = j.at("instances").get<int>();
-  p.threads = j.at("threads").get<int>();
+  // Whole numbers only: nlohmann's get<int64_t>() casts a float such as 1e28, out of range.
+  auto whole = [&](const char* k) {
+    const auto& v = j.at(k);
+    if (!v.is_number_integer() || v.get<int64_t>() > (int64_t(1) << 40)) fail("a point's '{}' is not a whole number in range", k);
+    return v.get<int64_t>();
+  };
+  p.batch = whole("batch");
+  p.instances = int(whole("instances"));
+  p.threads = int(whole("threads"));
   p.schedule = j.at("schedule").get<std::string>();
-  p.n_prompt = j.at("n_prompt").get<int64_t>();
+  p.n_prompt = whole("n_prompt");
   if (p.batch < 1 || p.instances < 1 || p.threads < 0 || p.n_prompt < 1) fail("a point with a count out of range");
   return p;
 }
@@ -107,11 +113,16 @@ PointResult point_from_json(const nlohmann::json& j) {
   r.ok = j.at("ok").get<bool>();
   r.error = j.at("error").is_null() ? "" : j.at("error").get<std::string>();
   auto num = [&](const char* k) { return j.contains(k) && j[k].is_number() ? j[k].get<double>() : 0.0; };
+  // Counts: a whole number in range, else 0 (a double past int64's range must not be cast).
+  auto count = [&](const char* k, double hi) {
+    const double v = num(k);
+    return v >= 0 && v <= hi ? v : 0.0;
+  };
   auto str = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
   r.scenario = str("scenario");
   r.model_path = str("model");
-  r.threads = int(num("threads_per_instance"));
-  r.n_gen = int64_t(num("n_gen"));
+  r.threads = int(count("threads_per_instance", 1 << 20));
+  r.n_gen = int64_t(count("n_gen", 1e15));
   r.seconds = num("seconds");
   r.decode_gbs = num("decode_gbs");
   r.prefill_gbs = num("prefill_gbs");
@@ -125,8 +136,8 @@ PointResult point_from_json(const nlohmann::json& j) {
   r.prefill_gflops = num("prefill_gflops");
   r.instance_decode_gbs = num("instance_decode_gbs");
   r.decode_bytes_per_token = num("decode_bytes_per_token");
-  r.weight_bytes = uint64_t(num("weight_bytes"));
-  r.resident_bytes = uint64_t(num("resident_bytes"));
+  r.weight_bytes = uint64_t(count("weight_bytes", 1e18));
+  r.resident_bytes = uint64_t(count("resident_bytes", 1e18));
   r.device_read_gbs = num("device_read_gbs");
   r.device_drift_pct = num("device_drift_pct");
   r.cores_read_gbs = num("cores_read_gbs");

@@ -74,7 +74,7 @@ bool decode_result(const std::string& s, InstanceResult& r) {
   }
   if (!get_u64(s, at, n_records) || n_records > (s.size() - at) / sizeof(meter::Record)) return false;
   r.records.resize(size_t(n_records));
-  std::memcpy(r.records.data(), s.data() + at, size_t(n_records) * sizeof(meter::Record));
+  if (n_records > 0) std::memcpy(r.records.data(), s.data() + at, size_t(n_records) * sizeof(meter::Record));
   at += size_t(n_records) * sizeof(meter::Record);
   // Every record names an op and a phase the ledger knows (reports index tables by them).
   for (const meter::Record& rec : r.records)
