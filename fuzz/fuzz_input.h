@@ -16,6 +16,8 @@
 #include <string>
 #include <string_view>
 
+#include "bwscope/model/config.h"
+
 namespace bwscope::fuzz {
 
 class InputFile {
@@ -69,6 +71,19 @@ inline void write_file(const std::string& path, const uint8_t* data, size_t size
 }
 inline void write_file(const std::string& path, std::string_view text) {
   write_file(path, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+}
+
+// A Llama far smaller than the tiny preset (1 layer, 32 wide, 260 tokens), so that seeds and
+// scratch checkpoints stay a few KB.
+inline LlamaConfig small_llama() {
+  LlamaConfig c = preset("tiny");
+  c.n_layers = 1;
+  c.n_embd = 32;
+  c.n_head = 2;
+  c.n_kv_head = 1;
+  c.n_ff = 64;
+  c.n_vocab = 260;
+  return c;
 }
 
 }  // namespace bwscope::fuzz

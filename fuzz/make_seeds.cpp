@@ -21,6 +21,7 @@
 #include "bwscope/runtime/instance_run.h"
 #include "bwscope/study/compare_run.h"
 #include "bwscope/study/sweep.h"
+#include "fuzz_input.h"
 
 using namespace bwscope;
 namespace fs = std::filesystem;
@@ -37,22 +38,10 @@ std::string slurp(const fs::path& path) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-// A Llama far smaller than the tiny preset, so that seeds stay a few KB.
-LlamaConfig seed_config() {
-  LlamaConfig c = preset("tiny");
-  c.n_layers = 1;
-  c.n_embd = 32;
-  c.n_head = 2;
-  c.n_kv_head = 1;
-  c.n_ff = 64;
-  c.n_vocab = 260;
-  return c;
-}
-
 void gguf_seeds(const fs::path& dir) {
   for (DType type : {DType::Q8_0, DType::F16, DType::F32}) {
     SynthOptions o;
-    o.config = seed_config();
+    o.config = fuzz::small_llama();
     o.type = type;
     o.threads = 1;
     const fs::path path = dir / fmt::format("synth-{}.gguf", dtype_name(type));
@@ -64,7 +53,7 @@ void gguf_seeds(const fs::path& dir) {
 
 void safetensors_and_config_seeds(const fs::path& st_dir, const fs::path& cfg_dir, const fs::path& work) {
   SynthOptions o;
-  o.config = seed_config();
+  o.config = fuzz::small_llama();
   o.type = DType::F16;
   o.threads = 1;
   fs::create_directories(work);

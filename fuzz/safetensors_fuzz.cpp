@@ -22,15 +22,7 @@ struct Dirs {
     index = fuzz::scratch_dir() + "/index";
     fs::create_directories(ckpt);
     fs::create_directories(index);
-    HfConfig c;
-    c.hidden_size = 32;
-    c.intermediate_size = 64;
-    c.num_hidden_layers = 1;
-    c.num_attention_heads = 2;
-    c.num_key_value_heads = 1;
-    c.vocab_size = 260;
-    c.tie_word_embeddings = true;
-    fuzz::write_file(ckpt + "/config.json", hf_config_json(c));
+    fuzz::write_file(ckpt + "/config.json", hf_config_json(hf_config_from_llama(fuzz::small_llama(), DType::F32)));
     safetensors::Writer w;
     w.add_tensor("model.norm.weight", DType::F32, {32}, [](std::span<uint8_t> dst) {
       for (size_t i = 0; i < dst.size(); ++i) dst[i] = uint8_t(i * 7);
