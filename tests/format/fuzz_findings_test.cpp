@@ -1,7 +1,10 @@
 // Inputs the fuzz targets (fuzz/) found, each kept as a regression test: every one once escaped
 // a parser as something other than bwscope::Error (a crash at the CLI's boundary).
+#include <cstring>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -93,6 +96,61 @@ TEST(FuzzFindings, AResultWithNoRecordsRoundTrips) {
   ASSERT_TRUE(colo::decode_result(colo::encode_result(r), back));
   EXPECT_TRUE(back.records.empty());
   EXPECT_EQ(back.token_ns, r.token_ns);
+}
+
+// result_wire_fuzz, its second 10-minute run: "weight_bytes":1048E56 in a result message's
+// header went through json's get<uint64_t>(), a float-to-integer cast past the type's range
+// (UBSan). Every count and time in the header must be an integer in its field's range.
+TEST(FuzzFindings, AResultHeaderWithFloatsOrOutOfRangeCountsIsRefused) {
+  InstanceResult r;
+  r.name = "a";
+  r.threads = 2;
+  r.cpus = {0, 1};
+  r.token_ns = {1, 2};
+  r.weight_bytes = 1000;
+  const std::string good = colo::encode_result(r);
+  uint64_t header_size = 0;
+  std::memcpy(&header_size, good.data() + 8, 8);
+  const std::string header = good.substr(16, size_t(header_size));
+  const std::string tail = good.substr(16 + size_t(header_size));
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string h = header;
+    const size_t at = h.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    h.replace(at, from.size(), to);
+    std::string m = good.substr(0, 8);
+    const uint64_t n = h.size();
+    m.append(reinterpret_cast<const char*>(&n), 8);
+    return m + h + tail;
+  };
+  InstanceResult back;
+  ASSERT_TRUE(colo::decode_result(with("\"weight_bytes\":1000", "\"weight_bytes\":1000"), back));
+  EXPECT_EQ(back.weight_bytes, 1000u);
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"\"weight_bytes\":1000", "\"weight_bytes\":1048E56"},
+           {"\"weight_bytes\":1000", "\"weight_bytes\":-1"},
+           {"\"weight_bytes\":1000", "\"weight_bytes\":1000.5"},
+           {"\"threads\":2", "\"threads\":3000000000"},
+           {"\"threads\":2", "\"threads\":2.0"},
+           {"\"token_ns\":[1,2]", "\"token_ns\":[1,1e30]"},
+           {"\"cpus\":[0,1]", "\"cpus\":[0,1e10]"},
+           {"\"cpus\":[0,1]", "\"cpus\":1"},
+       })
+    EXPECT_FALSE(colo::decode_result(with(from, to), back)) << to;
+}
+
+// The same cast waited in `sweep --resume`: the header's grid and settings were read with
+// get<int64_t>(), so "batch":[1e30] was undefined behaviour before it was a message.
+TEST(FuzzFindings, AResultsGridWithFloatCountsIsMalformedNotCast) {
+  nlohmann::json grid = study::grid_json(study::SweepGrid{{"q8_0"}, {1, 4}, {1, 2}, {1}, {"parallel"}, {8}});
+  EXPECT_EQ(study::grid_from_json(grid).batches, (std::vector<int64_t>{1, 4}));
+  for (const char* axis : {"batch", "instances", "threads", "n_prompt"}) {
+    nlohmann::json bad = grid;
+    bad[axis] = nlohmann::json::parse("[1, 1e30]");
+    EXPECT_THROW(study::grid_from_json(bad), std::invalid_argument) << axis;
+    bad[axis] = nlohmann::json::parse("[1.5]");
+    EXPECT_THROW(study::grid_from_json(bad), std::invalid_argument) << axis;
+  }
 }
 
 }  // namespace

@@ -46,7 +46,7 @@ void run_sweep_cmd(const Options& o, const CLI::App& sub) {
     try {
       grid = study::grid_from_json(file->header().at("grid"));
       settings = study::sweep_settings_from_json(file->header().at("settings"));
-    } catch (const nlohmann::json::exception&) {
+    } catch (const std::exception&) {  // json's errors, or a count not an integer in range
       fail("{}: the header's grid or settings are malformed", o.resume);
     }
   } else {

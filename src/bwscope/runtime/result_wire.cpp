@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bwscope/format/json_file.h"
 #include "bwscope/runtime/instance_run.h"
 
 namespace bwscope::colo {
@@ -52,24 +53,24 @@ bool decode_result(const std::string& s, InstanceResult& r) {
     r.name = j.at("name");
     r.model_path = j.at("model_path");
     r.weight_type = j.at("weight_type");
-    r.threads = j.at("threads");
-    r.cpus = j.at("cpus").get<std::vector<int>>();
-    r.batch = j.at("batch");
-    r.n_prompt = j.at("n_prompt");
-    r.n_gen = j.at("n_gen");
+    r.threads = json_integer<int>(j.at("threads"));
+    r.cpus = json_integers<int>(j.at("cpus"));
+    r.batch = json_integer<int64_t>(j.at("batch"));
+    r.n_prompt = json_integer<int64_t>(j.at("n_prompt"));
+    r.n_gen = json_integer<int64_t>(j.at("n_gen"));
     r.completed = j.at("completed");
     r.error = j.at("error");
-    r.start_ns = j.at("start_ns");
-    r.token_ns = j.at("token_ns").get<std::vector<int64_t>>();
-    r.prefill_t0_ns = j.at("prefill_t0_ns");
-    r.prefill_t1_ns = j.at("prefill_t1_ns");
-    r.end_ns = j.at("end_ns");
-    r.weight_bytes = j.at("weight_bytes");
+    r.start_ns = json_integer<int64_t>(j.at("start_ns"));
+    r.token_ns = json_integers<int64_t>(j.at("token_ns"));
+    r.prefill_t0_ns = json_integer<int64_t>(j.at("prefill_t0_ns"));
+    r.prefill_t1_ns = json_integer<int64_t>(j.at("prefill_t1_ns"));
+    r.end_ns = json_integer<int64_t>(j.at("end_ns"));
+    r.weight_bytes = json_integer<uint64_t>(j.at("weight_bytes"));
     r.weights = parse_weight_mode("weights", j.at("weights").get<std::string>());
-    r.kv_bytes = j.at("kv_bytes");
-    r.scratch_bytes = j.at("scratch_bytes");
-    r.records_dropped = j.at("records_dropped");
-  } catch (const std::exception&) {  // a malformed header: json's errors, or a bad weights mode
+    r.kv_bytes = json_integer<uint64_t>(j.at("kv_bytes"));
+    r.scratch_bytes = json_integer<uint64_t>(j.at("scratch_bytes"));
+    r.records_dropped = json_integer<uint64_t>(j.at("records_dropped"));
+  } catch (const std::exception&) {  // a malformed header: json's errors, a field not an integer in range, a bad weights mode
     return false;
   }
   if (!get_u64(s, at, n_records) || n_records > (s.size() - at) / sizeof(meter::Record)) return false;

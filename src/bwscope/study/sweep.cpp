@@ -17,6 +17,7 @@
 #include <fmt/ranges.h>
 
 #include "bwscope/base/error.h"
+#include "bwscope/format/json_file.h"
 #include "bwscope/model/model_cache.h"
 
 namespace bwscope::study {
@@ -121,11 +122,11 @@ nlohmann::ordered_json grid_json(const SweepGrid& g) {
 SweepGrid grid_from_json(const nlohmann::json& j) {
   SweepGrid g;
   g.types = j.at("types").get<std::vector<std::string>>();
-  g.batches = j.at("batch").get<std::vector<int64_t>>();
-  g.instances = j.at("instances").get<std::vector<int>>();
-  g.threads = j.at("threads").get<std::vector<int>>();
+  g.batches = json_integers<int64_t>(j.at("batch"));
+  g.instances = json_integers<int>(j.at("instances"));
+  g.threads = json_integers<int>(j.at("threads"));
   g.schedules = j.at("schedules").get<std::vector<std::string>>();
-  g.prompts = j.at("n_prompt").get<std::vector<int64_t>>();
+  g.prompts = json_integers<int64_t>(j.at("n_prompt"));
   return g;
 }
 
@@ -284,7 +285,7 @@ CompareSettings sweep_settings_from_json(const nlohmann::json& j) {
   CompareSettings s;
   s.preset = j.at("preset").get<std::string>();
   if (j.contains("models")) s.models = j.at("models").get<std::vector<std::string>>();
-  s.n_gen = j.at("n_gen").get<int64_t>();
+  s.n_gen = json_integer<int64_t>(j.at("n_gen"));
   s.kv_type = j.at("kv_type").get<std::string>();
   s.isa = j.at("isa").get<std::string>();
   if (s.isa == "best") s.isa.clear();
@@ -292,7 +293,7 @@ CompareSettings sweep_settings_from_json(const nlohmann::json& j) {
   s.cores = j.at("cores").get<std::string>();
   s.weights = j.at("weights").get<std::string>();
   s.prompts = j.at("prompts").get<std::string>();
-  s.slice_steps = j.at("slice_steps").get<int64_t>();
+  s.slice_steps = json_integer<int64_t>(j.at("slice_steps"));
   s.probe = j.at("probe").get<std::string>();
   s.bracket_s = j.at("bracket_s").get<double>();
   s.window_ms = j.at("window_ms").get<double>();
