@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "bwscope/engine/engine.h"
@@ -13,6 +14,7 @@
 #include "bwscope/model/llama_model.h"
 #include "bwscope/model/tokenizer.h"
 #include "format/gguf_test_util.h"
+#include "support/reference_forward.h"
 #include "support/run_cli.h"
 #include "support/temp_dir.h"
 
@@ -134,9 +136,17 @@ TEST(LlamaInterop, AVocabularyBwscopeCannotUseStillRunsOnTokenIds) {
     SCOPED_TRACE(path);
     write_bytes(path, rebuild(src, Variant{32, false, 7, vocab}));
     const std::string logits = dir.file("logits.f32");
-    const auto gen = test_support::run_cli({"generate", path, "--tokens", "3,141,59", "-n", "4", "--dump-logits", logits});
+    const auto gen = test_support::run_cli(
+        {"generate", path, "--tokens", "3,141,59", "-n", "4", "--kv-type", "f32", "--dump-logits", logits});
     EXPECT_EQ(gen.exit_code, 0) << gen.err;
-    EXPECT_EQ(std::filesystem::file_size(logits), 3 * 4 * src.find_tensor("token_embd.weight")->ne[1]);
+    // The prompt's logits, on the fast path, against the float64 reference read from this very
+    // file (not from bwscope's own writer's).
+    const size_t n_vocab = src.find_tensor("token_embd.weight")->ne[1];
+    ASSERT_EQ(std::filesystem::file_size(logits), 3 * sizeof(float) * n_vocab);
+    std::vector<float> got(3 * n_vocab);
+    std::ifstream(logits, std::ios::binary).read(reinterpret_cast<char*>(got.data()), std::streamsize(got.size() * sizeof(float)));
+    const gguf::File written = gguf::File::open(path);
+    EXPECT_LT(test_support::relative_error(got, test_support::RefModel(written).forward({3, 141, 59})), 1e-4);
     const auto bench = test_support::run_cli({"bench", path, "-p", "8", "-n", "8", "-r", "1", "--probe", "none"});
     EXPECT_EQ(bench.exit_code, 0) << bench.err;
     const auto text = test_support::run_cli({"generate", path, "--prompt", "hello", "-n", "2"});
