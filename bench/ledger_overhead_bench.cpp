@@ -40,7 +40,7 @@ double decode_block_seconds(Engine& engine, int tokens) {
 
 void DecodeLedgerOverhead(benchmark::State& state) {
   const char* env_model = std::getenv("BWSCOPE_BENCH_MODEL");
-  const std::string path = env_model && *env_model ? env_model : ensure_synthetic_model("llama-3.2-1b", DType::Q8_0);
+  const std::string path = env_model && *env_model ? env_model : ensure_synthetic_model("llama-3.2-1b", single_type_plan(DType::Q8_0));
   const LlamaModel model = load_llama(path);
   const int tokens = env_int("BWSCOPE_OVERHEAD_TOKENS", 8), pairs = env_int("BWSCOPE_OVERHEAD_PAIRS", 8);
   EngineOptions eo;

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bwscope/format/gguf.h"
 #include "report/json_schema.h"
 #include "support/run_cli.h"
 #include "support/temp_dir.h"
@@ -67,6 +68,27 @@ TEST_F(CompareCli, JsonReportConformsToTheSchemaAndAddsUp) {
   EXPECT_EQ(doc["ratios"].size(), 2u);
   EXPECT_FALSE(doc["incomplete"].get<bool>());
   EXPECT_TRUE(doc["probe"]["attainable_read_gbs"].is_null());
+}
+
+// --type takes every type the engine runs, llama.cpp's K-quant mixes included: the synthetic
+// model is made once in the cache under the mix's name, with the mix's general.file_type.
+TEST(CompareCliType, EveryEngineTypeAndTheKQuantMixesMakeTheirSyntheticModel) {
+  test_support::TempDir cache;
+  ASSERT_EQ(setenv("XDG_CACHE_HOME", cache.path().c_str(), 1), 0);  // this test's process and its children only
+  const auto r = run_cli({"compare", "--preset", "tiny", "--type", "q4_k_m", "-p", "8", "-n", "8", "--probe", "none",
+                          "--no-progress", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  const std::string model = doc["scenarios"][0]["instances"][0]["model"];
+  EXPECT_EQ(model, (cache.path() / "bwscope/models/tiny-q4_k_m-bytetok.gguf").string());
+  EXPECT_EQ(*gguf::File::open(model).find("general.file_type")->as_uint(), 15u);  // LLAMA_FTYPE_MOSTLY_Q4_K_M
+
+  const auto bad = run_cli({"compare", "--preset", "tiny", "--type", "q3_x", "--probe", "none", "--no-progress"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(test_support::count_lines(bad.err), 1) << bad.err;
+  EXPECT_NE(bad.err.find("--type q3_x: unknown weight type (f32 f16 bf16 q8_0 q4_0 q4_k q5_k q6_k q4_k_m q5_k_m)"),
+            std::string::npos) << bad.err;
+  EXPECT_FALSE(std::filesystem::exists(cache.path() / "bwscope/models/tiny-q3_x-bytetok.gguf"));
 }
 
 TEST_F(CompareCli, WritesHtmlSvgAndJsonFiles) {

@@ -57,7 +57,7 @@ void add_compare(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("compare", "One model alone vs N side by side: bandwidth (avg, peak), latency, tokens/s, memory and verdict");
   sub->add_option("--model,-m", o->models, "GGUF model; repeat for different models per instance (default: synthetic, see --preset/--type)");
   sub->add_option("--preset", o->preset, "synthetic model when no --model: llama-3.2-1b or llama-3.2-3b")->capture_default_str();
-  sub->add_option("--type", o->type, "weight type of the synthetic model: f32 f16 bf16 q8_0 q4_0")->capture_default_str();
+  sub->add_option("--type", o->type, "weight type of the synthetic model: f32 f16 bf16 q8_0 q4_0 q4_k q5_k q6_k, or llama.cpp's q4_k_m / q5_k_m mix")->capture_default_str();
   sub->add_option("-N,--instances", o->instances, "instances side by side")->capture_default_str()->check(whole_range(2, 64));
   sub->add_option("-p,--n-prompt", o->n_prompt, "prompt tokens per request")->capture_default_str()->check(whole_range(1, 100000));
   sub->add_option("-n,--n-gen", o->n_gen, "generated tokens per request")->capture_default_str()->check(whole_range(1, 100000));

@@ -90,7 +90,7 @@ DType parse_type_flag(const std::string& flag, const std::string& value) {
 }
 
 std::string default_model_path() {
-  return ensure_synthetic_model("llama-3.2-1b", DType::Q8_0, [](const std::string& path) {
+  return ensure_synthetic_model("llama-3.2-1b", single_type_plan(DType::Q8_0), [](const std::string& path) {
     fmt::print(stderr, "bwscope: making the default model (synthetic Llama 3.2 1B, Q8_0) at {} ...\n", path);
   });
 }

@@ -120,7 +120,7 @@ void add_sweep(CLI::App& app) {
   sub->add_option("--preset", s.preset, "synthetic model: llama-3.2-1b or llama-3.2-3b")->capture_default_str()
       ->check(CLI::IsMember({"llama-3.2-1b", "llama-3.2-3b"}));
   sub->add_option("--model,-m", s.models, "a GGUF model instead of the synthetic preset (its own weight type; no --types)")->expected(1);
-  sub->add_option("--types", o->types, "weight types, a comma list (f32 f16 bf16 q8_0 q4_0 q4_k q5_k q6_k)")->capture_default_str();
+  sub->add_option("--types", o->types, "weight types, a comma list (f32 f16 bf16 q8_0 q4_0 q4_k q5_k q6_k q4_k_m q5_k_m)")->capture_default_str();
   sub->add_option("-b,--batch", o->batches, "requests each instance serves at once, a comma list")->capture_default_str();
   sub->add_option("-N,--instances", o->instances, "instances side by side, a comma list (1: alone)")->capture_default_str();
   sub->add_option("-t,--threads", o->threads, "threads per instance, a comma list (0: CPUs / instances)")->capture_default_str();

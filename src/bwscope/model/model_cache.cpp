@@ -14,16 +14,17 @@ std::string cache_dir() {
   fail("neither XDG_CACHE_HOME nor HOME is set: no place to cache models");
 }
 
-std::string ensure_synthetic_model(const std::string& preset_name, DType type,
+std::string ensure_synthetic_model(const std::string& preset_name, const WeightPlan& plan,
                                    const std::function<void(const std::string&)>& on_create) {
   SynthOptions o;
   o.config = preset(preset_name);
-  o.type = type;
+  o.type = plan.base;
+  o.k_mix = plan.k_mix;
   o.seed = 1;
   o.tokenizer_json = default_tokenizer_json();
   const std::string tok = o.tokenizer_json.empty() ? "bytetok" : "llama3tok";
   const auto dir = std::filesystem::path(cache_dir()) / "models";
-  const auto path = dir / (preset_name + "-" + std::string(dtype_name(type)) + "-" + tok + ".gguf");
+  const auto path = dir / (preset_name + "-" + plan.name + "-" + tok + ".gguf");
   if (std::filesystem::exists(path)) return path.string();
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

@@ -18,6 +18,9 @@ struct WeightPlan {
   uint32_t file_type = 0;  // general.file_type (llama_ftype)
 };
 
+// Every name parse_weight_plan takes, for messages and help.
+inline constexpr const char* kWeightPlanNames = "f32 f16 bf16 q8_0 q4_0 q4_k q5_k q6_k q4_k_m q5_k_m";
+
 // "f32" ... "q6_k" (the types the engine computes with), "q4_k_m", "q5_k_m"; nullopt otherwise.
 std::optional<WeightPlan> parse_weight_plan(std::string_view name);
 // One type for every weight; throws Error for a type the engine cannot make.

@@ -80,11 +80,13 @@ std::vector<InstanceSpec> instance_specs(const CompareSettings& s, int n_instanc
 }
 
 void resolve_models(CompareSettings& s, ProgressLine& display) {
-  const DType type = parse_dtype_flag("--type", s.type);
-  if (s.models.empty())
-    s.models.push_back(ensure_synthetic_model(s.preset, type, [&](const std::string& path) {
+  if (s.models.empty()) {
+    const auto plan = parse_weight_plan(s.type);
+    if (!plan) fail("--type {}: unknown weight type ({})", s.type, kWeightPlanNames);
+    s.models.push_back(ensure_synthetic_model(s.preset, *plan, [&](const std::string& path) {
       display.say(fmt::format("making the synthetic {} {} model at {} (once) ...", s.preset, s.type, path));
     }));
+  }
   for (const std::string& m : s.models)
     if (!std::filesystem::exists(m)) fail("--model {}: no such file", m);
 }

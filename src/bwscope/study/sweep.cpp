@@ -23,7 +23,6 @@
 namespace bwscope::study {
 namespace {
 
-const std::set<std::string> kSweepTypes = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k"};
 const std::set<std::string> kSchedules = {"parallel", "time-sliced", "staggered"};
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -82,7 +81,7 @@ std::vector<report::SweepPoint> expand_grid(const SweepGrid& g, int n_cpus, bool
   no_repeats(g.schedules, "--schedules");
   no_repeats(g.prompts, "--n-prompt");
   for (const std::string& t : g.types)
-    if (!kSweepTypes.count(t)) fail("--types: unknown weight type '{}' (f32 f16 bf16 q8_0 q4_0 q4_k q5_k q6_k)", t);
+    if (!parse_weight_plan(t)) fail("--types: unknown weight type '{}' ({})", t, kWeightPlanNames);
   for (const std::string& s : g.schedules)
     if (!kSchedules.count(s)) fail("--schedules: unknown schedule '{}' (parallel time-sliced staggered)", s);
   for (int n : g.instances)

@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 
 #include "bwscope/base/error.h"
+#include "bwscope/model/weight_plan.h"
 #include "bwscope/study/sweep.h"
 
 namespace bwscope::study {
@@ -56,9 +57,11 @@ report::PointResult PointRuns::run(const report::SweepPoint& point, bool& interr
   Roofs roofs(s, threads, display_);  // quick probes right before the point (and after it)
   // The decode kernel's own ceiling at this batch, weights in cache (plan's decode compute roof).
   double decode_compute = 0;
-  if (const std::optional<DType> t = parse_dtype(point.type); t && point.batch <= 64) {
+  // A mix (q4_k_m) computes mostly in its base type (q4_k).
+  const std::optional<WeightPlan> plan = parse_weight_plan(point.type);
+  if (plan && point.batch <= 64) {
     try {
-      decode_compute = meter::decode_compute_gflops(*t, point.batch);
+      decode_compute = meter::decode_compute_gflops(plan->base, point.batch);
     } catch (const Error&) {
     }
   }
@@ -66,7 +69,7 @@ report::PointResult PointRuns::run(const report::SweepPoint& point, bool& interr
   rep.scenarios.push_back(run_scenario(scenario, fmt::format("{} {}", point.key(), scenario.name), width_ns, display_, interrupted));
   const report::ScenarioFigures& f = rep.scenarios[0];
   if (!interrupted) roofs.bracket_after();
-  rep.probe = roofs.summary(point.type);
+  rep.probe = roofs.summary(plan ? std::string(dtype_name(plan->base)) : point.type);
   report::finish_report(rep);
 
   report::PointResult r;
