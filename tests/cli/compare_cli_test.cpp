@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -74,7 +75,12 @@ TEST_F(CompareCli, JsonReportConformsToTheSchemaAndAddsUp) {
 // model is made once in the cache under the mix's name, with the mix's general.file_type.
 TEST(CompareCliType, EveryEngineTypeAndTheKQuantMixesMakeTheirSyntheticModel) {
   test_support::TempDir cache;
-  ASSERT_EQ(setenv("XDG_CACHE_HOME", cache.path().c_str(), 1), 0);  // this test's process and its children only
+  // The cache for this test and its children only; put back after it (one process may run many tests).
+  struct RestoreEnv {
+    std::optional<std::string> old;
+    ~RestoreEnv() { old ? setenv("XDG_CACHE_HOME", old->c_str(), 1) : unsetenv("XDG_CACHE_HOME"); }
+  } restore{std::getenv("XDG_CACHE_HOME") ? std::optional<std::string>(std::getenv("XDG_CACHE_HOME")) : std::nullopt};
+  ASSERT_EQ(setenv("XDG_CACHE_HOME", cache.path().c_str(), 1), 0);
   const auto r = run_cli({"compare", "--preset", "tiny", "--type", "q4_k_m", "-p", "8", "-n", "8", "--probe", "none",
                           "--no-progress", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -68,6 +68,9 @@ TEST_F(Llama3Chat, StopsOnEndOfTurnAndEndOfText) {
   const auto& stop = format.stop_ids();
   EXPECT_NE(std::find(stop.begin(), stop.end(), 128009), stop.end());
   EXPECT_NE(std::find(stop.begin(), stop.end(), 128001), stop.end());
+  // Llama 3.2's <|eom_id|>; Llama 3.0's tokenizer has a reserved token at that id instead.
+  EXPECT_EQ(std::find(stop.begin(), stop.end(), 128008) != stop.end(), tok_->find("<|eom_id|>").has_value());
+  EXPECT_EQ(std::set<int32_t>(stop.begin(), stop.end()).size(), stop.size());  // no id twice
 }
 
 TEST(Llama3ChatFormat, RefusesAVocabularyWithoutHeaderTokens) {

@@ -247,6 +247,7 @@ class TokenizerLlama3 : public ::testing::Test {
   static void SetUpTestSuite() {
     const std::string path = default_tokenizer_json();
     if (!path.empty()) tok_ = new Tokenizer(read_tokenizer_json(path));
+    llama32_ = path.find("/llama3_2-tokenizer/") != std::string::npos;
   }
   static void TearDownTestSuite() {
     delete tok_;
@@ -256,8 +257,10 @@ class TokenizerLlama3 : public ::testing::Test {
     if (!tok_) GTEST_SKIP() << "no Llama 3 tokenizer.json in the cache (scripts/setup.sh fetches it)";
   }
   static const Tokenizer* tok_;
+  static bool llama32_;  // Llama 3.2's tokenizer.json (setup fetches both; synth prefers 3.2's)
 };
 const Tokenizer* TokenizerLlama3::tok_ = nullptr;
+bool TokenizerLlama3::llama32_ = false;
 
 TEST_F(TokenizerLlama3, MatchesHuggingFaceIds) {
   // Expected ids from Hugging Face tokenizers (Rust) and llama3-tokenizer-js, which agree here.
@@ -278,7 +281,8 @@ TEST_F(TokenizerLlama3, MatchesHuggingFaceIds) {
 
 TEST_F(TokenizerLlama3, ParsesChatTemplateSpecialTokens) {
   EXPECT_EQ(tok_->bos_id(), 128000);
-  EXPECT_EQ(tok_->eos_id(), 128001);
+  // tokenizer_config.json's eos_token: <|end_of_text|> in 3.0's, <|eot_id|> in 3.2's.
+  EXPECT_EQ(tok_->eos_id(), llama32_ ? 128009 : 128001);
   EXPECT_EQ(tok_->eot_id(), 128009);
   EXPECT_EQ(tok_->n_vocab(), 128256);
   const std::string chat = "<|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|>";

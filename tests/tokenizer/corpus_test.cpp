@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bwscope/format/tokenizer_json.h"
+#include "bwscope/model/config.h"
 #include "bwscope/model/synth.h"
 #include "bwscope/model/tokenizer.h"
 #include "support/run_cli.h"
@@ -53,11 +54,24 @@ std::vector<std::string> read_lines(const std::string& path) {
   return lines;
 }
 
-TEST(TokenizerCorpus, IdsMatchLlama3TokenizerJsAndRoundTrip) {
-  const std::string node = find_on_path("node"), tokenizer_json = default_tokenizer_json();
+// The tokenizer.json the setup script fetched into the cache under `folder` ("" when absent).
+std::string cached_tokenizer(const std::string& folder) {
+  fs::path cache;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) cache = xdg;
+  else if (const char* home = std::getenv("HOME"); home && *home) cache = fs::path(home) / ".cache";
+  const fs::path path = cache / "bwscope" / folder / "tokenizer.json";
+  return fs::exists(path) ? path.string() : std::string{};
+}
+
+// Llama 3.0's tokenizer.json and Llama 3.2's (other special-token names, the same vocabulary
+// and merges, its merges written as pairs): the same ids for the same texts.
+class TokenizerCorpus : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(TokenizerCorpus, IdsMatchLlama3TokenizerJsAndRoundTrip) {
+  const std::string node = find_on_path("node"), tokenizer_json = cached_tokenizer(GetParam());
   if (node.empty()) GTEST_SKIP() << "node is not installed (scripts/setup.sh installs it)";
   if (!fs::exists(js_tokenizer_package())) GTEST_SKIP() << "npm package llama3-tokenizer-js is not in " << js_tokenizer_package() << " (scripts/setup.sh installs it)";
-  if (tokenizer_json.empty()) GTEST_SKIP() << "no Llama 3 tokenizer.json in the cache (scripts/setup.sh fetches it)";
+  if (tokenizer_json.empty()) GTEST_SKIP() << "no " << GetParam() << "/tokenizer.json in the cache (scripts/setup.sh fetches it)";
 
   test_support::TempDir dir;
   const std::string script = std::string(BWSCOPE_SOURCE_DIR) + "/tests/tokenizer/make_corpus.mjs";
@@ -93,6 +107,60 @@ TEST(TokenizerCorpus, IdsMatchLlama3TokenizerJsAndRoundTrip) {
   EXPECT_EQ(same_ids, corpus.size());
   EXPECT_EQ(round_trips, corpus.size());
   std::printf("tokenizer corpus: %zu / %zu texts with identical ids, %zu round trips\n", same_ids, corpus.size(), round_trips);
+}
+
+INSTANTIATE_TEST_SUITE_P(CachedTokenizers, TokenizerCorpus, ::testing::Values("llama3-tokenizer", "llama3_2-tokenizer"),
+                         [](const auto& info) { return info.param[6] == '_' ? std::string("llama3_2") : std::string("llama3"); });
+
+// Llama 3.2's special tokens by the names its tokenizer.json gives them: every one of the 256
+// maps to its own id with parse_special (and stays text without it), through the library and
+// the CLI; and the default tokenizer synth embeds is this one, so a synthetic 3.2 model knows them.
+TEST(Llama32Tokenizer, EverySpecialTokenMapsToItsIdAndSynthEmbedsThem) {
+  const std::string path = cached_tokenizer("llama3_2-tokenizer");
+  if (path.empty()) GTEST_SKIP() << "no llama3_2-tokenizer/tokenizer.json in the cache (scripts/setup.sh fetches it)";
+  std::ifstream in(path);
+  const nlohmann::json doc = nlohmann::json::parse(in);
+  const Tokenizer tok(read_tokenizer_json(path));
+  size_t specials = 0;
+  std::string all;
+  Ids all_ids;
+  for (const auto& a : doc.at("added_tokens")) {
+    if (!a.at("special").get<bool>()) continue;
+    ++specials;
+    const std::string text = a.at("content");
+    const int32_t id = a.at("id");
+    EXPECT_EQ(tok.encode(text, false, true), Ids{id}) << text;
+    EXPECT_NE(tok.encode(text, false, false), Ids{id}) << text << " must stay text without parse_special";
+    EXPECT_EQ(tok.decode(Ids{id}), text);
+    all += text;
+    all_ids.push_back(id);
+  }
+  EXPECT_EQ(specials, 256u);
+  EXPECT_EQ(tok.encode(all, false, true), all_ids);
+  // The names that differ from Llama 3.0's reserved ones.
+  EXPECT_EQ(tok.encode("<|finetune_right_pad_id|>", false, true), Ids{128004});
+  EXPECT_EQ(tok.encode("<|eom_id|>", false, true), Ids{128008});
+  EXPECT_EQ(tok.encode("<|python_tag|>", false, true), Ids{128010});
+  EXPECT_EQ(tok.encode("<|reserved_special_token_2|>", false, true), Ids{128005});
+
+  const auto cli = test_support::run_cli({"tokenize", "--tokenizer", path, "--parse-special", "--text",
+                                          "<|python_tag|>x<|eom_id|><|finetune_right_pad_id|>"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_EQ(nlohmann::json::parse(cli.out).get<Ids>(), (Ids{128010, tok.encode("x")[0], 128008, 128004}));
+
+  // synth's default tokenizer, in a model with the full vocabulary (1 thin layer, so it is small).
+  EXPECT_EQ(default_tokenizer_json(), path);
+  test_support::TempDir dir;
+  SynthOptions o;
+  o.config = preset("tiny");
+  o.config.n_layers = 1;
+  o.config.n_vocab = 128256;
+  o.type = DType::Q8_0;
+  o.tokenizer_json = default_tokenizer_json();
+  write_synthetic_gguf(o, dir.file("m.gguf"));
+  const auto run = test_support::run_cli({"tokenize", "-m", dir.file("m.gguf"), "--parse-special", "--text", "<|python_tag|><|eom_id|>"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(nlohmann::json::parse(run.out).get<Ids>(), (Ids{128010, 128008}));
 }
 
 class TokenizerHfWhitespace : public ::testing::Test {

@@ -1,5 +1,7 @@
 #include "bwscope/model/chat.h"
 
+#include <algorithm>
+
 #include "bwscope/base/error.h"
 
 namespace bwscope {
@@ -26,7 +28,10 @@ Llama3ChatFormat::Llama3ChatFormat(const Tokenizer& tokenizer) : tok_(tokenizer)
   eot_ = tok_.eot_id() >= 0 ? tok_.eot_id() : special("<|eot_id|>");
   stop_.push_back(eot_);
   if (tok_.eos_id() >= 0 && tok_.eos_id() != eot_) stop_.push_back(tok_.eos_id());
-  if (const auto eom = tok_.find("<|eom_id|>")) stop_.push_back(*eom);  // Llama 3.1+: end of a tool-call message
+  // Llama 3.1+'s tokenizer_config names <|eot_id|> as EOS; its generation config still stops on
+  // <|end_of_text|> and on <|eom_id|> (the end of a tool-call message).
+  for (const char* name : {"<|end_of_text|>", "<|eom_id|>"})
+    if (const auto id = tok_.find(name); id && std::find(stop_.begin(), stop_.end(), *id) == stop_.end()) stop_.push_back(*id);
 }
 
 std::vector<int32_t> Llama3ChatFormat::header(const std::string& role) const {

@@ -22,7 +22,11 @@ std::string ensure_synthetic_model(const std::string& preset_name, const WeightP
   o.k_mix = plan.k_mix;
   o.seed = 1;
   o.tokenizer_json = default_tokenizer_json();
-  const std::string tok = o.tokenizer_json.empty() ? "bytetok" : "llama3tok";
+  if (o.config.n_vocab < 128256) o.tokenizer_json.clear();  // tiny: the real vocabulary does not fit
+  // The tokenizer is in the name: a model cached with another one is not reused.
+  const std::string tok = o.tokenizer_json.empty()                                      ? "bytetok"
+                          : o.tokenizer_json.find("/llama3_2-tokenizer/") != std::string::npos ? "llama32tok"
+                                                                                          : "llama3tok";
   const auto dir = std::filesystem::path(cache_dir()) / "models";
   const auto path = dir / (preset_name + "-" + plan.name + "-" + tok + ".gguf");
   if (std::filesystem::exists(path)) return path.string();

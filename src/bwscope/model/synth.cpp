@@ -62,8 +62,10 @@ std::string default_tokenizer_json() {
   if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) dir = xdg;
   else if (const char* home = std::getenv("HOME"); home && *home) dir = std::filesystem::path(home) / ".cache";
   else return {};
-  auto path = dir / "bwscope" / "llama3-tokenizer" / "tokenizer.json";
-  return std::filesystem::exists(path) ? path.string() : std::string{};
+  // Llama 3.2's own (its special tokens' names), else Llama 3.0's (the same ids for text).
+  for (const char* name : {"llama3_2-tokenizer", "llama3-tokenizer"})
+    if (auto path = dir / "bwscope" / name / "tokenizer.json"; std::filesystem::exists(path)) return path.string();
+  return {};
 }
 
 void write_synthetic_gguf(const SynthOptions& o, const std::string& path) {

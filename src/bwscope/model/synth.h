@@ -29,7 +29,8 @@ uint32_t gguf_file_type(DType type);
 // tokenizer with more tokens than the vocabulary, a type whose block does not divide n_embd).
 void write_synthetic_gguf(const SynthOptions& options, const std::string& path);
 
-// Where the setup script puts the real Llama 3 tokenizer.json; empty string when it is absent.
+// Where the setup script puts the real tokenizer.json: Llama 3.2's, else Llama 3.0's; empty
+// string when neither is there.
 std::string default_tokenizer_json();
 
 // The i-th value of a seeded uniform(-1, 1) stream: a pure function of (key, i), so any thread
