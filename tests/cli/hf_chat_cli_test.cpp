@@ -47,6 +47,31 @@ TEST(HfCli, SynthSafetensorsConvertAndGenerateGiveTheSameLogits) {
   EXPECT_EQ(nlohmann::json::parse(r.out)["rope_freqs_tensor"], true);
 }
 
+// info takes a checkpoint directory as generate does: the same shape, parameters and weight
+// bytes as the GGUF convert makes of it, and says it is a checkpoint (no GGUF metadata).
+TEST(HfCli, InfoOnACheckpointDirectoryAgreesWithItsConvertedGguf) {
+  test_support::TempDir dir;
+  const std::string hf = dir.file("hf"), gguf = dir.file("m.gguf");
+  ASSERT_EQ(run_cli({"synth", "--preset", "tiny", "--type", "bf16", "--format", "safetensors", "--out", hf}).exit_code, 0);
+  ASSERT_EQ(run_cli({"convert", hf, gguf}).exit_code, 0);
+  const auto a = run_cli({"info", hf, "--json"}), b = run_cli({"info", gguf, "--json"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  const auto ja = nlohmann::json::parse(a.out), jb = nlohmann::json::parse(b.out);
+  EXPECT_EQ(ja["format"], "hf");
+  EXPECT_EQ(jb["format"], "gguf");
+  for (const char* key : {"n_params", "n_layers", "n_embd", "n_ff", "n_head", "n_kv_head", "n_vocab", "n_ctx_train",
+                          "tied_embeddings", "weight_bytes"})
+    EXPECT_EQ(ja[key], jb[key]) << key;
+  // The matrices' bytes; the GGUF also stores rope_freqs.weight (f32), which a checkpoint derives from config.json.
+  EXPECT_EQ(ja["bytes_by_type"]["bf16"], jb["bytes_by_type"]["bf16"]);
+  EXPECT_EQ(ja["memory"]["kv_bytes_per_instance"], jb["memory"]["kv_bytes_per_instance"]);
+  EXPECT_TRUE(ja["gguf_version"].is_null());
+  const auto text = run_cli({"info", hf});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("Hugging Face checkpoint"), std::string::npos) << text.out;
+}
+
 TEST(HfCli, BadCheckpointsGetOneLineAndNoOutputFile) {
   test_support::TempDir dir;
   const std::string hf = dir.file("hf"), out = dir.file("out.gguf");

@@ -7,6 +7,7 @@
 
 #include "bwscope/cli/commands.h"
 #include "bwscope/engine/engine.h"
+#include "bwscope/model/hf_checkpoint.h"
 #include "bwscope/model/llama_model.h"
 #include "bwscope/model/tokenizer.h"
 
@@ -39,7 +40,7 @@ void add_info(CLI::App& app) {
   };
   auto o = std::make_shared<Options>();
   CLI::App* sub = app.add_subcommand("info", "Show a model's metadata, tensors, parameters, bytes by type and the memory N instances need");
-  sub->add_option("model", o->model, "GGUF model file")->required();
+  sub->add_option("model", o->model, "GGUF model file, or a Hugging Face checkpoint directory")->required();
   sub->add_flag("--json", o->json, "print one JSON object");
   sub->add_flag("--tensors", o->tensors, "list every tensor (text output)");
   sub->add_option("--instances,-N", o->instances, "instances to size the memory for")->capture_default_str()->check(whole_range(1, 1024));
@@ -47,14 +48,28 @@ void add_info(CLI::App& app) {
   sub->add_option("--batch,-b", o->batch, "tokens per forward pass (activation buffers)")->capture_default_str()->check(whole_range(1, 65536));
   sub->add_option("--kv-type", o->kv_type, "KV cache type: f16 or f32")->capture_default_str();
   sub->callback([o] {
-    auto file = std::make_shared<const gguf::File>(gguf::File::open(o->model));
-    LlamaModel m = load_llama(file);
+    // A GGUF file, or a Hugging Face checkpoint (no GGUF metadata or tensor table to show).
+    const bool hf = is_hf_checkpoint_path(o->model);
+    const auto file = hf ? nullptr : std::make_shared<const gguf::File>(gguf::File::open(o->model));
+    LlamaModel m = hf ? load_llama(o->model) : load_llama(file);
     const LlamaConfig& c = m.config;
     uint64_t tensor_bytes = 0;
     std::map<std::string, uint64_t> by_type;
-    for (const auto& t : file->tensors()) {
-      tensor_bytes += t.n_bytes;
-      by_type[std::string(dtype_name(t.type))] += t.n_bytes;
+    if (file) {
+      for (const auto& t : file->tensors()) {
+        tensor_bytes += t.n_bytes;
+        by_type[std::string(dtype_name(t.type))] += t.n_bytes;
+      }
+    } else {  // the weights as the engine holds them (norms in f32)
+      auto add = [&](const kernels::Matrix& w) { by_type[std::string(dtype_name(w.type))] += w.n_bytes(); };
+      add(m.token_embd);
+      if (m.output.data != m.token_embd.data) add(m.output);
+      for (const auto& l : m.layers)
+        for (const auto* w : {&l.attn_q, &l.attn_k, &l.attn_v, &l.attn_output, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) add(*w);
+      tensor_bytes = m.weight_bytes();
+      uint64_t matrices = 0;
+      for (const auto& [type, bytes] : by_type) matrices += bytes;
+      by_type["f32"] += tensor_bytes - matrices;
     }
     EngineOptions eo;
     eo.n_ctx = o->ctx > 0 ? o->ctx : std::min<int64_t>(c.n_ctx_train, 4096);
@@ -68,6 +83,7 @@ void add_info(CLI::App& app) {
     std::string tokenizer_problem = m.tokenizer_problem;
     const bool tokenizer_usable = m.tokenizer && try_tokenizer(*m.tokenizer, &tokenizer_problem).has_value();
     const std::string tokenizer_kind = [&]() -> std::string {
+      if (!file) return m.tokenizer || !m.tokenizer_problem.empty() ? "tokenizer.json" : "";
       const gguf::Value* kind = file->find("tokenizer.ggml.model");
       if (kind && kind->as_string()) return *kind->as_string();
       return file->find("tokenizer.ggml.tokens") ? "gpt2" : "";
@@ -75,8 +91,9 @@ void add_info(CLI::App& app) {
     if (o->json) {
       nlohmann::ordered_json j;
       j["file"] = o->model;
-      j["gguf_version"] = file->version();
-      j["alignment"] = file->alignment();
+      j["format"] = file ? "gguf" : "hf";
+      j["gguf_version"] = file ? nlohmann::ordered_json(file->version()) : nlohmann::ordered_json(nullptr);
+      j["alignment"] = file ? nlohmann::ordered_json(file->alignment()) : nlohmann::ordered_json(nullptr);
       j["architecture"] = "llama";
       j["name"] = c.name;
       j["n_params"] = m.n_params();
@@ -99,9 +116,10 @@ void add_info(CLI::App& app) {
       j["tensor_bytes"] = tensor_bytes;
       j["weight_bytes"] = m.weight_bytes();
       j["bytes_by_type"] = by_type;
-      j["n_tensors"] = file->tensors().size();
+      j["n_tensors"] = file ? file->tensors().size() : 0;
       auto& tensors = j["tensors"] = nlohmann::ordered_json::array();
-      for (const auto& t : file->tensors())
+      if (file)
+        for (const auto& t : file->tensors())
         tensors.push_back({{"name", t.name}, {"type", dtype_name(t.type)}, {"shape", t.ne}, {"bytes", t.n_bytes}, {"offset", t.offset}});
       j["memory"] = {{"instances", n}, {"ctx", eo.n_ctx}, {"batch", o->batch}, {"kv_type", o->kv_type},
                      {"weights_bytes", tensor_bytes}, {"kv_bytes_per_instance", mem.kv_bytes},
@@ -110,7 +128,8 @@ void add_info(CLI::App& app) {
       fmt::print("{}\n", j.dump(2));
       return;
     }
-    fmt::print("{}  (GGUF v{}, alignment {})\n", o->model, file->version(), file->alignment());
+    if (file) fmt::print("{}  (GGUF v{}, alignment {})\n", o->model, file->version(), file->alignment());
+    else fmt::print("{}  (Hugging Face checkpoint: config.json and safetensors; Q and K rows permuted to GGUF's RoPE order on load)\n", o->model);
     fmt::print("  model      {}: {} layers, dim {}, ffn {}, {} heads / {} KV heads (head {}), vocab {}, context {}\n",
                c.name.empty() ? "llama" : c.name, c.n_layers, c.n_embd, c.n_ff, c.n_head, c.n_kv_head, c.head_dim(),
                c.n_vocab, c.n_ctx_train);
@@ -118,7 +137,8 @@ void add_info(CLI::App& app) {
                m.has_rope_freqs_tensor ? "frequency factors from rope_freqs.weight" : "no frequency factors", c.rms_eps,
                c.tied_embeddings ? "tied" : "separate output");
     fmt::print("  parameters {} ({:.2f} billion)\n", m.n_params(), double(m.n_params()) / 1e9);
-    fmt::print("  tensors    {} tensors, {} bytes ({:.3f} GB)\n", file->tensors().size(), tensor_bytes, double(tensor_bytes) / 1e9);
+    if (file) fmt::print("  tensors    {} tensors, {} bytes ({:.3f} GB)\n", file->tensors().size(), tensor_bytes, double(tensor_bytes) / 1e9);
+    else fmt::print("  weights    {} bytes ({:.3f} GB) as the engine holds them\n", tensor_bytes, double(tensor_bytes) / 1e9);
     for (const auto& [type, bytes] : by_type) fmt::print("    {:<6} {:>14} bytes\n", type, bytes);
     if (tokenizer_kind.empty()) fmt::print("  tokenizer  none (runs on token ids only)\n");
     else if (tokenizer_usable)
@@ -126,9 +146,12 @@ void add_info(CLI::App& app) {
     else
       fmt::print("  tokenizer  {}: not usable by bwscope ({}); the model runs on token ids (generate --tokens, bench, compare)\n",
                  tokenizer_kind, tokenizer_problem);
-    fmt::print("  metadata   {} keys\n", file->metadata().size());
-    for (const auto& [key, value] : file->metadata()) fmt::print("    {:<42} {}\n", key, value_text(value));
-    if (o->tensors) {
+    if (file) {
+      fmt::print("  metadata   {} keys\n", file->metadata().size());
+      for (const auto& [key, value] : file->metadata()) fmt::print("    {:<42} {}\n", key, value_text(value));
+    }
+    if (o->tensors && !file) fmt::print("  tensor list: a GGUF file's only (bwscope convert makes one from this checkpoint)\n");
+    if (o->tensors && file) {
       fmt::print("  tensor list\n");
       for (const auto& t : file->tensors())
         fmt::print("    {:<28} {:<6} {:>20} {:>12} bytes\n", t.name, dtype_name(t.type), shape_text(t.ne), t.n_bytes);
