@@ -1,6 +1,8 @@
 // `bwscope bench --json` on a tiny model: the schema's keys, the ledger's figures agreeing with
 // the bench's own bytes and timings, MBU against a given probe, and a bad probe file refused.
 #include <gtest/gtest.h>
+#include <vector>
+#include <utility>
 
 #include <fstream>
 
@@ -125,6 +127,18 @@ TEST(BenchJson, RefusesAMalformedProbeFile) {
   EXPECT_EQ(test_support::count_lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("bad.json"), std::string::npos) << r.err;
   EXPECT_TRUE(r.out.empty());
+  // The probe cache's strict reader: not JSON, a number past double's range, no such file.
+  for (const auto& [content, want] : std::vector<std::pair<std::string, std::string>>{
+           {"{", "not valid JSON"}, {"{\"schema_version\": 1e999}", "not valid JSON (a number out of range)"}, {"", "not valid JSON"}}) {
+    std::ofstream(bad) << content;
+    r = run_cli({"bench", model, "-p", "4", "-n", "4", "-t", "1", "-r", "1", "--probe-file", bad});
+    EXPECT_EQ(r.exit_code, 1) << content;
+    EXPECT_EQ(test_support::count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find("--probe-file " + bad + ": " + want), std::string::npos) << r.err;
+  }
+  r = run_cli({"bench", model, "-p", "4", "-n", "4", "-t", "1", "-r", "1", "--probe-file", dir.file("none.json")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("none.json: cannot open"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -4,10 +4,8 @@
 // counters where the platform has them.
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -58,20 +56,6 @@ struct ProbeInfo {
                                    : result->attainable_read_gbs();
   }
 };
-
-meter::ProbeResult read_probe_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail("--probe-file {}: cannot be read", path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  try {
-    return meter::ProbeResult::from_json(nlohmann::json::parse(ss.str()));
-  } catch (const nlohmann::json::exception& e) {
-    fail("--probe-file {}: not JSON ({})", path, e.what());
-  } catch (const Error& e) {
-    fail("--probe-file {}: {}", path, e.what());
-  }
-}
 
 // The compute roof for a model: the probe's figure for the model's weight type when it has one
 // (a Q4_0 matmul's peak differs from an F32 one's several times), else the best of all.
@@ -188,7 +172,11 @@ void add_bench(CLI::App& app) {
 
     ProbeInfo probe;
     if (!o->probe_file.empty()) {
-      probe.result = read_probe_file(o->probe_file);
+      try {  // the probe cache's strict reader: one line naming the file for anything but a sane probe
+        probe.result = meter::read_probe_cache(o->probe_file);
+      } catch (const Error& e) {
+        fail("--probe-file {}", e.what());
+      }
       probe.source = "file " + o->probe_file;
     } else if (o->probe != "none") {
       const std::string cache = meter::probe_cache_path("");
