@@ -61,15 +61,13 @@ void add_info(CLI::App& app) {
         by_type[std::string(dtype_name(t.type))] += t.n_bytes;
       }
     } else {  // the weights as the engine holds them (norms in f32)
-      auto add = [&](const kernels::Matrix& w) { by_type[std::string(dtype_name(w.type))] += w.n_bytes(); };
-      add(m.token_embd);
-      if (m.output.data != m.token_embd.data) add(m.output);
-      for (const auto& l : m.layers)
-        for (const auto* w : {&l.attn_q, &l.attn_k, &l.attn_v, &l.attn_output, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) add(*w);
+      uint64_t matrix_bytes = 0;
+      for (const kernels::Matrix* w : m.matrices()) {
+        by_type[std::string(dtype_name(w->type))] += w->n_bytes();
+        matrix_bytes += w->n_bytes();
+      }
       tensor_bytes = m.weight_bytes();
-      uint64_t matrices = 0;
-      for (const auto& [type, bytes] : by_type) matrices += bytes;
-      by_type["f32"] += tensor_bytes - matrices;
+      by_type["f32"] += tensor_bytes - matrix_bytes;
     }
     EngineOptions eo;
     eo.n_ctx = o->ctx > 0 ? o->ctx : std::min<int64_t>(c.n_ctx_train, 4096);

@@ -66,14 +66,18 @@ std::vector<float> vector_f32(const gguf::File& f, const gguf::Tensor& t, int64_
 
 }  // namespace
 
+std::vector<const kernels::Matrix*> LlamaModel::matrices() const {
+  std::vector<const kernels::Matrix*> out{&token_embd};
+  if (output.data != token_embd.data) out.push_back(&output);
+  for (const auto& l : layers)
+    for (const auto* m : {&l.attn_q, &l.attn_k, &l.attn_v, &l.attn_output, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) out.push_back(m);
+  return out;
+}
+
 uint64_t LlamaModel::weight_bytes() const {
-  uint64_t total = token_embd.n_bytes() + output_norm.size() * 4;
-  if (output.data != token_embd.data) total += output.n_bytes();
-  for (const auto& l : layers) {
-    for (const auto* m : {&l.attn_q, &l.attn_k, &l.attn_v, &l.attn_output, &l.ffn_gate, &l.ffn_up, &l.ffn_down})
-      total += m->n_bytes();
-    total += (l.attn_norm.size() + l.ffn_norm.size()) * 4;
-  }
+  uint64_t total = output_norm.size() * 4;
+  for (const kernels::Matrix* m : matrices()) total += m->n_bytes();
+  for (const auto& l : layers) total += (l.attn_norm.size() + l.ffn_norm.size()) * 4;
   return total;
 }
 

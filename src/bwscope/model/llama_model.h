@@ -36,6 +36,8 @@ struct LlamaModel {
   // still loads and runs on token ids; only turning text into ids or back needs one.
   std::string tokenizer_problem;
 
+  // Every 2-D weight: the embedding, the output unless tied to it, each layer's seven.
+  std::vector<const kernels::Matrix*> matrices() const;
   // Bytes of every weight tensor, as stored (scales included). A tied output counts once.
   uint64_t weight_bytes() const;
   // Parameters of the weight tensors (rope_freqs excluded; tied output counted once).
