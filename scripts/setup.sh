@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config
           libcli11-dev nlohmann-json3-dev libfmt-dev libpcre2-dev
           libgtest-dev libgmock-dev libbenchmark-dev
-          clang libclang-rt-14-dev)  # clang and libFuzzer: the fuzz preset
+          clang libclang-rt-14-dev  # clang and libFuzzer: the fuzz preset
+          sqlite3)  # bench -o sql is loaded into it in a test
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,8 +1,13 @@
-// bwscope bench: llama-bench-like prefill and decode tokens/s of one instance, and what the meter
-// makes of them: the ledger's bandwidth per phase (average, windowed peak/p50/p95), bytes per
-// token, MBU and MFU against this device's probe, the verdict, the series, and hardware
-// counters where the platform has them.
+// bwscope bench: llama-bench's way of measuring prefill and decode tokens/s, with what the meter
+// makes of them. Axes as llama-bench takes them (-m repeated, -p/-n/-b/-t lists and ranges,
+// --type for synthetic models), one row per test, printed as llama-bench prints (-o md, csv,
+// json, jsonl, sql) plus bandwidth, bytes per token, MBU and the verdict; or, for one
+// configuration, the full single-run report (--json, -o text): the ledger's bandwidth per phase
+// (average, windowed peak/p50/p95), MBU and MFU against this device's probe, the series, and
+// hardware counters where the platform has them.
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -20,7 +25,13 @@
 #include "bwscope/meter/verdict.h"
 #include "bwscope/model/hf_checkpoint.h"
 #include "bwscope/model/llama_model.h"
+#include "bwscope/model/model_cache.h"
+#include "bwscope/model/weight_plan.h"
+#include "bwscope/report/bench_table.h"
 #include "bwscope/runtime/weight_copy.h"
+#include "bwscope/study/bench_grid.h"
+#include "bwscope/study/bench_run.h"
+#include "build_info.h"
 
 namespace bwscope::cli {
 namespace {
@@ -33,41 +44,6 @@ constexpr int kBenchSchemaVersion = 3;
 ojson samples_json(const Samples& s) {
   return {{"tokens_per_s", s.median()}, {"mean", s.mean()}, {"stddev", s.stddev()},
           {"min", s.min()}, {"max", s.max()}, {"samples", s.values}};
-}
-
-struct ProbeInfo {
-  std::optional<meter::ProbeResult> result;
-  std::string source;                  // "cache <path>", "measured now", "file <path>", "none"
-  std::optional<double> before_gbs, after_gbs;  // the quick read probes bracketing the run
-  int bracket_threads = 0, cpus = 0;   // the brackets ran on this many threads, of this many CPUs
-  // What `threads` threads read: bracketed by the quick probes when they ran on that many,
-  // else the probe's figure for that many (the device's past its thread counts).
-  double read_gbs(int threads) const {
-    if (!result) return 0;
-    double cached = result->attainable_read_gbs();
-    for (const meter::ThreadFigures& f : result->per_threads)
-      if (f.threads == threads) cached = f.read.best_gbs;
-    return threads == bracket_threads ? meter::bracketed_roof(cached, before_gbs, after_gbs) : cached;
-  }
-  // The device's roof: what every CPU reads.
-  double attainable_gbs() const {
-    if (!result) return 0;
-    return bracket_threads == cpus ? meter::bracketed_roof(result->attainable_read_gbs(), before_gbs, after_gbs)
-                                   : result->attainable_read_gbs();
-  }
-};
-
-// The compute roof for a model: the probe's figure for the model's weight type when it has one
-// (a Q4_0 matmul's peak differs from an F32 one's several times), else the best of all.
-double compute_roof(const meter::ProbeResult& p, DType weight_type, std::string* kernel) {
-  const std::string tag = fmt::format("/{} ", dtype_name(weight_type));
-  for (const meter::ComputeFigure& c : p.compute)
-    if (c.kernel.find(tag) != std::string::npos) {
-      *kernel = c.kernel;
-      return c.best_gflops;
-    }
-  *kernel = "best of all types";
-  return p.compute_peak_gflops;
 }
 
 ojson phase_json(const meter::PhaseFigures& f, const meter::Verdict& v) {
@@ -104,26 +80,349 @@ void print_phase(const char* name, const meter::PhaseFigures& f, const meter::Ve
              v.mbu_datasheet ? fmt::format(", MBU vs datasheet {:.1f} %", 100 * *v.mbu_datasheet) : "", v.reason);
 }
 
+struct Options {
+  std::string model, kv_type = "f16", isa, probe = "cached", probe_file, layout = "auto", output, preset = "llama-3.2-1b",
+                     runs_json;
+  std::vector<std::string> models, types, n_prompt = {"512"}, n_gen = {"128"}, batch = {"1"}, threads, kv_types;
+  int64_t reps = 3;
+  double window_ms = 10, threshold = 0.8, bracket_s = 0.5;
+  std::optional<double> peak_bw;
+  bool json = false;
+};
+
+// What a single run reports besides the measurement.
+struct RunContext {
+  std::string path;
+  const LlamaModel* model = nullptr;
+  bool interleaved = false;
+  const study::ProbeInfo* probe = nullptr;
+  const std::vector<std::unique_ptr<meter::CounterSource>>* sources = nullptr;
+};
+
+// bench --json: one configuration's full report (docs/bench-json.md).
+ojson single_run_json(const Options& o, const study::BenchSettings& s, const RunContext& c, const study::BenchMeasurement& m) {
+  const study::ProbeInfo& probe = *c.probe;
+  ojson j;
+  j["schema_version"] = kBenchSchemaVersion;
+  j["model"] = c.path;
+  j["config"] = {{"threads", s.threads}, {"n_prompt", s.n_prompt}, {"n_gen", s.n_gen}, {"batch", s.n_seq},
+                 {"reps", s.reps}, {"kv_type", dtype_name(s.kv_type)}, {"isa", m.isa},
+                 {"layout", c.interleaved ? "interleaved" : "file"},
+                 {"weight_type", dtype_name(c.model->layers.at(0).attn_q.type)}, {"window_ms", s.window_ms},
+                 {"threshold", s.threshold}, {"peak_bw_gbs", s.peak_bw ? ojson(*s.peak_bw) : ojson(nullptr)},
+                 {"probe", o.probe_file.empty() ? o.probe : "file"}, {"bracket_s", o.bracket_s}};
+  const meter::DeviceInfo dev = meter::device_info();
+  j["device"] = {{"kind", "cpu"}, {"cpu_model", dev.cpu_model}, {"cpus", dev.cpus}, {"memory_bytes", dev.memory_bytes}};
+  if (probe.result) {
+    ojson p = ojson::parse(probe.result->to_json().dump());
+    p["source"] = probe.source;
+    p["bracket_before_gbs"] = probe.before_gbs ? ojson(*probe.before_gbs) : ojson(nullptr);
+    p["bracket_after_gbs"] = probe.after_gbs ? ojson(*probe.after_gbs) : ojson(nullptr);
+    p["attainable_read_gbs"] = probe.attainable_gbs();
+    p["cores_read_gbs"] = m.core_roof_gbs;
+    p["cores_threads"] = probe.bracket_threads;
+    p["compute_roof_gflops"] = m.roof_gflops;
+    p["compute_roof_kernel"] = m.roof_kernel;
+    j["probe"] = p;
+  } else {
+    j["probe"] = nullptr;
+  }
+  const BenchResult& r = m.result;
+  if (s.n_prompt > 0) {
+    j["prefill"] = samples_json(r.prefill_tokens_per_s);
+    j["prefill"]["ledger"] = phase_json(m.prefill, m.prefill_verdict);
+  }
+  if (s.n_gen > 0) {
+    auto d = samples_json(r.decode_tokens_per_s);
+    d["bytes_per_token"] = r.decode_bytes_per_token();
+    d["weight_bytes_per_step"] = r.traffic.weight_bytes_per_step;
+    d["kv_read_bytes_per_step"] = r.traffic.kv_read_bytes_per_step;
+    d["kv_write_bytes_per_step"] = r.traffic.kv_write_bytes_per_step;
+    d["avg_bandwidth_gbs"] = r.decode_bandwidth_gbs();
+    d["ledger"] = phase_json(m.decode, m.decode_verdict);
+    j["decode"] = d;
+  }
+  ojson series;
+  series["window_ms"] = s.window_ms;
+  series["t0_ns"] = m.series.t0_ns;
+  series["t1_ns"] = m.series.t1_ns;
+  std::vector<double> gbs(m.series.size());
+  for (size_t i = 0; i < m.series.size(); ++i) gbs[i] = m.series.gbs(i);
+  series["gbs"] = gbs;
+  series["spans"] = ojson::array();
+  for (const auto& sp : m.prefill_spans) series["spans"].push_back({{"phase", "prefill"}, {"t0_ns", sp.t0_ns}, {"t1_ns", sp.t1_ns}});
+  for (const auto& sp : m.decode_spans) series["spans"].push_back({{"phase", "decode"}, {"t0_ns", sp.t0_ns}, {"t1_ns", sp.t1_ns}});
+  j["series"] = series;
+  ojson counters;
+  counters["sources"] = ojson::array();
+  for (auto& src : *c.sources) counters["sources"].push_back({{"name", src->name()}, {"status", src->status()}});
+  counters["used"] = m.counter_used.empty() ? ojson(nullptr) : ojson(m.counter_used);
+  if (!m.counter_used.empty()) {
+    const meter::Series cs = meter::counter_series(m.counter_samples, m.run_t0_ns, m.run_t1_ns, m.width_ns);
+    std::vector<double> cgbs(cs.size());
+    for (size_t i = 0; i < cs.size(); ++i) cgbs[i] = cs.gbs(i);
+    counters["gbs"] = cgbs;
+    counters["bytes"] = cs.total_bytes();
+    // Below 1: caches absorbed traffic the ledger counts; above 1: traffic the model did
+    // not ask for (other processes included: the counters see the whole controller).
+    counters["ratio_to_ledger"] = m.series.total_bytes() > 0 ? cs.total_bytes() / m.series.total_bytes() : 0.0;
+  }
+  j["counters"] = counters;
+  return j;
+}
+
+// bench -o text: the same report for a person.
+void print_single_run(const study::BenchSettings& s, const RunContext& c, const study::BenchMeasurement& m) {
+  const BenchResult& r = m.result;
+  const study::ProbeInfo& probe = *c.probe;
+  fmt::print("{}: {} threads, {} kernels{}, batch {}, {} reps\n", c.path, s.threads, m.isa,
+             c.interleaved ? " on interleaved weights" : "", s.n_seq, s.reps);
+  if (s.n_prompt > 0)
+    fmt::print("  pp{:<5} {:9.2f} ± {:6.2f} tokens/s  (median {:.2f})\n", s.n_prompt, r.prefill_tokens_per_s.mean(),
+               r.prefill_tokens_per_s.stddev(), r.prefill_tokens_per_s.median());
+  if (s.n_gen > 0)
+    fmt::print("  tg{:<5} {:9.2f} ± {:6.2f} tokens/s  (median {:.2f}); {:.1f} MB per token → {:.2f} GB/s\n", s.n_gen,
+               r.decode_tokens_per_s.mean(), r.decode_tokens_per_s.stddev(), r.decode_tokens_per_s.median(),
+               r.decode_bytes_per_token() / 1e6, r.decode_bandwidth_gbs());
+  fmt::print("meter (ledger: weights + KV cache bytes over the measured repetitions):\n");
+  if (s.n_prompt > 0) print_phase("prefill", m.prefill, m.prefill_verdict);
+  if (s.n_gen > 0) print_phase("decode", m.decode, m.decode_verdict);
+  if (probe.result) {
+    fmt::print("probe ({}): attainable read {:.2f} GB/s = best of probe {:.2f}", probe.source, probe.attainable_gbs(),
+               probe.result->attainable_read_gbs());
+    if (probe.before_gbs && probe.after_gbs)
+      fmt::print(", before {:.2f}, after {:.2f} (drift {:+.1f} %)", *probe.before_gbs, *probe.after_gbs,
+                 100 * (*probe.after_gbs / *probe.before_gbs - 1));
+    fmt::print("; compute roof {:.1f} GFLOP/s ({})\n", m.roof_gflops, m.roof_kernel);
+  } else {
+    fmt::print("probe: none (--probe none): no MBU or MFU\n");
+  }
+  for (auto& src : *c.sources) fmt::print("counters: {}: {}\n", src->name(), src->status());
+}
+
+// A model ready to measure: loaded, and its weights placed as the kernels compute on them.
+struct PreparedModel {
+  LlamaModel model;
+  bool interleaved = false;
+};
+PreparedModel prepare_model(const std::string& path, const Options& o, const kernels::Ops& ops) {
+  if (o.layout == "file" && !is_hf_checkpoint_path(path)) {
+    // The file's pages as readahead caches them (see refresh_page_cache), not as a writer left them.
+    const int64_t t0 = meter::now_ns();
+    const uint64_t bytes = refresh_page_cache(path);
+    fmt::print(stderr, "bwscope: {}: {:.2f} GB re-read into the page cache in {:.1f} s\n", path, double(bytes) * 1e-9,
+               double(meter::now_ns() - t0) * 1e-9);
+  }
+  PreparedModel p{load_llama(path)};
+  if (o.layout == "auto" && ops.prefers_interleaved(p.model.layers.at(0).attn_q.type)) {
+    make_weights_private(p.model, &ops, default_threads());
+    p.interleaved = p.model.layers.at(0).attn_q.interleaved;
+  }
+  return p;
+}
+
+std::string utc_now() {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%FT%TZ", &tm);
+  return buf;
+}
+
+// The axes and outputs asked for, checked before anything loads; a bad list or a conflict is a
+// usage error (exit 2), as CLI11's own are.
+struct Axes {
+  std::vector<int64_t> n_prompt, n_gen, batch, threads;
+  std::vector<DType> kv_types;
+  std::vector<study::BenchTest> tests;
+  std::vector<std::string> paths;  // files given; empty: synthetic models of `plans`
+  std::vector<WeightPlan> plans;
+  const kernels::Ops* isa_ops = nullptr;
+  bool single = false;  // --json or -o text: one configuration's full report
+  report::BenchFormat format = report::BenchFormat::Md;
+};
+
+Axes read_axes(const Options& o) {
+  Axes a;
+  // The axes, as llama-bench takes them.
+  a.n_prompt = study::parse_int_list("--n-prompt", o.n_prompt, 0, 1000000);
+  a.n_gen = study::parse_int_list("--n-gen", o.n_gen, 0, 1000000);
+  a.batch = study::parse_int_list("--batch", o.batch, 1, 256);
+  a.threads =
+      o.threads.empty() ? std::vector<int64_t>{default_threads()} : study::parse_int_list("--threads", o.threads, 1, 4096);
+  for (const std::string& k : o.kv_types.empty() ? std::vector<std::string>{o.kv_type} : study::split_list("--kv-type", o.kv_types))
+    a.kv_types.push_back(parse_type_flag("--kv-type", k));
+  a.tests = study::bench_tests(a.n_prompt, a.n_gen);
+  if (a.tests.empty()) fail("nothing to measure: -p and -n are both 0");
+
+  if (!o.model.empty()) a.paths.push_back(o.model);
+  for (const std::string& m : study::split_list("--model", o.models)) a.paths.push_back(m);
+  if (!o.types.empty() && !a.paths.empty())
+    fail("--type chooses the synthetic model's weight type; a model given by path has its own (convert it with bwscope quantize)");
+  for (const std::string& t : study::split_list("--type", o.types)) {
+    const std::optional<WeightPlan> plan = parse_weight_plan(t);
+    if (!plan) fail("--type {}: not a type bench can make a model of ({})", t, kWeightPlanNames);
+    a.plans.push_back(*plan);
+  }
+
+  if (!o.isa.empty()) {
+    a.isa_ops = kernels::ops_by_name(o.isa);
+    if (!a.isa_ops) fail("--isa {}: not available on this CPU (scalar, avx2, avx512)", o.isa);
+  }
+  a.single = o.json || o.output == "text";
+  if (o.json && !o.output.empty()) fail("--json and -o both choose the output; give one");
+  if (!a.single && !o.output.empty() && !report::parse_bench_format(o.output, &a.format))
+    fail("-o {}: not an output format (md, csv, json, jsonl, sql, or text for one configuration)", o.output);
+  if (a.single && (a.paths.size() + a.plans.size() > 1 || a.n_prompt.size() > 1 || a.n_gen.size() > 1 ||
+                   a.batch.size() > 1 || a.threads.size() > 1 || a.kv_types.size() > 1))
+    fail("{} reports one configuration; for several give -o md, csv, json, jsonl or sql", o.json ? "--json" : "-o text");
+  if (a.single && !o.runs_json.empty()) fail("--runs-json goes with the table outputs; --json already prints the run");
+  return a;
+}
+
+void run_bench_cmd(const Options& o) {
+  Axes axes;
+  try {
+    axes = read_axes(o);
+  } catch (const Error& e) {
+    throw CLI::ValidationError(e.what());
+  }
+  auto& [n_prompt, n_gen, batch, threads, kv_types, tests, paths, plans, isa_ops, single, format] = axes;
+  const kernels::Ops& ops = isa_ops ? *isa_ops : kernels::best_ops();
+
+  // Synthetic models (made once per machine) when no path is given.
+  if (paths.empty()) {
+    if (plans.empty()) paths.push_back(default_model_path());
+    for (const WeightPlan& plan : plans)
+      paths.push_back(ensure_synthetic_model(o.preset, plan, [&](const std::string& path) {
+        fmt::print(stderr, "bwscope: making the synthetic {} {} model at {} (once) ...\n", o.preset, plan.name, path);
+      }));
+  }
+  // Every file is read before anything is measured: a typo in the last -m costs nothing.
+  for (const std::string& path : paths) (void)load_llama(path);
+
+  study::ProbeInfo probe = study::load_probe(o.probe, o.probe_file);
+  probe.cpus = default_threads();
+  auto sources = meter::counter_sources();
+  meter::CounterSource* counter = nullptr;  // hardware counters beside the ledger, when the platform has any
+  for (auto& src : sources)
+    if (!counter && src->available()) counter = src.get();
+  auto settings_for = [&](int64_t t, int64_t b, DType kv, int64_t p, int64_t n) {
+    study::BenchSettings s;
+    s.threads = int(t);
+    s.n_seq = b;
+    s.kv_type = kv;
+    s.ops = isa_ops;
+    s.n_prompt = p;
+    s.n_gen = n;
+    s.reps = o.reps;
+    s.window_ms = o.window_ms;
+    s.threshold = o.threshold;
+    s.peak_bw = o.peak_bw;
+    return s;
+  };
+  // The quick read probe before a run, on as many threads as it uses (after it too for one run).
+  auto bracket = [&](int t, bool before) {
+    if (!probe.result || o.bracket_s <= 0) return;
+    probe.bracket_threads = std::min(t, probe.cpus);
+    (before ? probe.before_gbs : probe.after_gbs) = meter::quick_read_probe(probe.bracket_threads, o.bracket_s);
+  };
+
+  if (single) {
+    PreparedModel pm = prepare_model(paths.front(), o, ops);
+    const study::BenchSettings s = settings_for(threads[0], batch[0], kv_types[0], n_prompt[0], n_gen[0]);
+    bracket(s.threads, true);
+    study::BenchMeasurement m = study::measure_bench(pm.model, s, counter);
+    bracket(s.threads, false);
+    study::judge_bench(m, pm.model.layers.at(0).attn_q.type, s, probe);
+    const RunContext c{paths.front(), &pm.model, pm.interleaved, &probe, &sources};
+    if (o.json) fmt::print("{}\n", single_run_json(o, s, c, m).dump(2));
+    else print_single_run(s, c, m);
+    return;
+  }
+
+  // The table: model outermost, then KV type, batch and threads, then the tests (llama-bench's order).
+  std::FILE* runs = nullptr;
+  std::string runs_tmp;
+  if (!o.runs_json.empty()) {
+    runs_tmp = o.runs_json + ".partial";
+    runs = std::fopen(runs_tmp.c_str(), "w");
+    if (!runs) fail("{}: cannot write: {}", runs_tmp, std::strerror(errno));
+  }
+  report::BenchColumns columns;
+  columns.n_seq = batch.size() > 1 || batch[0] != 1;
+  columns.type_k = kv_types.size() > 1 || kv_types[0] != DType::F16;
+  report::BenchPrinter printer(stdout, format, columns, BWSCOPE_BUILD_COMMIT, BWSCOPE_BUILD_NUMBER);
+  const meter::DeviceInfo dev = meter::device_info();
+  for (const std::string& path : paths) {
+    PreparedModel pm = prepare_model(path, o, ops);
+    study::BenchRowInfo info;
+    info.build_commit = BWSCOPE_BUILD_COMMIT;
+    info.build_number = BWSCOPE_BUILD_NUMBER;
+    info.cpu_info = dev.cpu_model;
+    info.model_filename = path;
+    info.model_type = study::bench_model_type(pm.model);
+    info.model_size = pm.model.weight_bytes();
+    info.model_n_params = pm.model.n_params();
+    info.weight_type = dtype_name(pm.model.layers.at(0).attn_q.type);
+    info.layout = pm.interleaved ? "interleaved" : "file";
+    info.has_probe = probe.result.has_value();
+    for (DType kv : kv_types)
+      for (int64_t b : batch)
+        for (int64_t t : threads)
+          for (const study::BenchTest& test : tests) {
+            if (test.n_gen == 0 && b != batch.front()) continue;  // -b is decode's: one prefill row per other combination
+            const study::BenchSettings s = settings_for(t, b, kv, test.n_prompt, test.n_gen);
+            info.test_time = utc_now();
+            probe.before_gbs.reset(), probe.after_gbs.reset();
+            bracket(s.threads, true);
+            study::BenchMeasurement m = study::measure_bench(pm.model, s, counter);
+            study::judge_bench(m, pm.model.layers.at(0).attn_q.type, s, probe);
+            printer.row(study::bench_row(info, s, m));
+            if (runs) {
+              const RunContext c{path, &pm.model, pm.interleaved, &probe, &sources};
+              fmt::print(runs, "{}\n", single_run_json(o, s, c, m).dump());
+              std::fflush(runs);
+            }
+          }
+  }
+  printer.finish();
+  if (runs) {
+    const bool ok = std::fclose(runs) == 0;
+    if (!ok || std::rename(runs_tmp.c_str(), o.runs_json.c_str()) != 0) fail("{}: cannot write: {}", o.runs_json, std::strerror(errno));
+  }
+}
+
 }  // namespace
 
 void add_bench(CLI::App& app) {
-  struct Options {
-    std::string model, kv_type = "f16", isa, probe = "cached", probe_file, layout = "auto";
-    int64_t n_prompt = 512, n_gen = 128, batch = 1, reps = 3;
-    int threads = default_threads();
-    double window_ms = 10, threshold = 0.8, bracket_s = 0.5;
-    std::optional<double> peak_bw;
-    bool json = false;
-  };
   auto o = std::make_shared<Options>();
-  CLI::App* sub = app.add_subcommand("bench", "Measure prefill and decode tokens/s of one instance, and the meter's bandwidth figures");
-  sub->add_option("model", o->model, "GGUF model (default: the synthetic Llama 3.2 1B Q8_0)");
-  sub->add_option("-p,--n-prompt", o->n_prompt, "prompt tokens (prefill)")->capture_default_str()->check(whole_range(0, 1000000));
-  sub->add_option("-n,--n-gen", o->n_gen, "generated tokens (decode)")->capture_default_str()->check(whole_range(0, 1000000));
-  sub->add_option("-b,--batch", o->batch, "sequences decoded together (each step one token per sequence)")->capture_default_str()->check(whole_range(1, 256));
-  sub->add_option("-t,--threads", o->threads, "threads")->capture_default_str()->check(whole_range(1, 4096));
-  sub->add_option("-r,--reps", o->reps, "repetitions (after one warm-up)")->capture_default_str()->check(whole_range(1, 100));
-  sub->add_option("--kv-type", o->kv_type, "KV cache type: f16 or f32")->capture_default_str();
+  CLI::App* sub = app.add_subcommand(
+      "bench", "Prefill and decode tokens/s the way llama-bench measures them, with bandwidth, bytes per token, MBU and the verdict");
+  // Lists: comma-separated, the flag repeated appends, integers take ranges (A-B, A-B+S, A-B*M).
+  auto list = [&](const char* name, std::vector<std::string>& v, const char* help) {
+    return sub->add_option(name, v, help)
+        ->expected(1)
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->type_name("LIST");
+  };
+  sub->add_option("model", o->model, "GGUF model or Hugging Face checkpoint (default: the synthetic Llama 3.2 1B Q8_0)");
+  list("-m,--model", o->models, "more models, each measured in turn");
+  list("--type", o->types, std::string("synthetic models of these weight types instead of a file: ").append(kWeightPlanNames).c_str());
+  sub->add_option("--preset", o->preset, "the synthetic model's shape: llama-3.2-1b or llama-3.2-3b")->capture_default_str();
+  list("-p,--n-prompt", o->n_prompt, "prompt tokens of each prefill test, 0: none (default 512)");
+  list("-n,--n-gen", o->n_gen, "generated tokens of each decode test, 0: none (default 128)");
+  list("-b,--batch", o->batch, "sequences decoded together, each step one token per sequence (default 1)");
+  list("-t,--threads", o->threads, "threads (default: every CPU)");
+  list("--kv-type", o->kv_types, "KV cache types: f16, f32 (default f16)");
+  sub->add_option("-r,--reps", o->reps, "repetitions of each test (after one warm-up)")->capture_default_str()->check(whole_range(1, 100));
+  sub->add_option("-o,--output", o->output,
+                  "md (default), csv, json, jsonl or sql: one row per test as llama-bench prints them; text: one configuration's full report");
+  sub->add_flag("--json", o->json, "one configuration's full report as JSON (docs/bench-json.md)");
+  sub->add_option("--runs-json", o->runs_json, "with the table outputs, also write each row's full report (--json's object) to FILE, one per line")
+      ->check(output_file());
   sub->add_option("--isa", o->isa, "kernel table: scalar, avx2 or avx512 (default: best for this CPU)");
   sub->add_option("--layout", o->layout,
                   "weights: auto (a private copy, interleaved where the kernels prefer it) or file (computed on the file mapping)")
@@ -134,217 +433,9 @@ void add_bench(CLI::App& app) {
   sub->add_option("--probe", o->probe, "attainable peak: cached (measured once per machine), reprobe, or none")
       ->capture_default_str()->check(CLI::IsMember({"cached", "reprobe", "none"}));
   sub->add_option("--probe-file", o->probe_file, "read the probe from this JSON file (bwscope probe --json)");
-  sub->add_option("--bracket-s", o->bracket_s, "seconds of quick read probe before and after the run (0: none)")
+  sub->add_option("--bracket-s", o->bracket_s, "seconds of quick read probe before each run (and after, for one configuration; 0: none)")
       ->capture_default_str()->check(number_range(0.0, 60.0));
-  sub->add_flag("--json", o->json, "print one JSON object");
-  sub->callback([o] {
-    if (o->n_prompt == 0 && o->n_gen == 0) fail("nothing to measure: -p and -n are both 0");
-    const std::string path = o->model.empty() ? default_model_path() : o->model;
-    if (o->layout == "file" && !is_hf_checkpoint_path(path)) {
-      // The file's pages as readahead caches them (see refresh_page_cache), not as a writer left them.
-      const int64_t t0 = meter::now_ns();
-      const uint64_t bytes = refresh_page_cache(path);
-      fmt::print(stderr, "bwscope: {}: {:.2f} GB re-read into the page cache in {:.1f} s\n", path, double(bytes) * 1e-9,
-                 double(meter::now_ns() - t0) * 1e-9);
-    }
-    LlamaModel model = load_llama(path);
-    EngineOptions eo;
-    eo.threads = o->threads;
-    eo.n_seq = o->batch;
-    eo.n_ctx = std::max<int64_t>({o->n_prompt, o->n_gen, 1});
-    eo.max_batch = std::clamp<int64_t>(std::max(o->n_prompt, o->batch), 1, 512);
-    eo.kv_type = parse_type_flag("--kv-type", o->kv_type);
-    if (!o->isa.empty()) {
-      eo.ops = kernels::ops_by_name(o->isa);
-      if (!eo.ops) fail("--isa {}: not available on this CPU (scalar, avx2, avx512)", o->isa);
-    }
-    const kernels::Ops& ops = eo.ops ? *eo.ops : kernels::best_ops();
-    bool interleaved = false;
-    if (o->layout == "auto" && ops.prefers_interleaved(model.layers.at(0).attn_q.type)) {
-      make_weights_private(model, &ops, o->threads);
-      interleaved = model.layers.at(0).attn_q.interleaved;
-    }
-    // One record per op: (embed + 8 per layer + output norm + output) per forward call.
-    const int64_t forwards = (o->reps + 1) * (o->n_gen + (o->n_prompt + eo.max_batch - 1) / eo.max_batch);
-    meter::Ledger ledger(size_t(forwards * (3 + 8 * model.config.n_layers) + 16));
-    eo.ledger = &ledger;
-    Engine engine(model, eo);
-
-    ProbeInfo probe;
-    if (!o->probe_file.empty()) {
-      try {  // the probe cache's strict reader: one line naming the file for anything but a sane probe
-        probe.result = meter::read_probe_cache(o->probe_file);
-      } catch (const Error& e) {
-        fail("--probe-file {}", e.what());
-      }
-      probe.source = "file " + o->probe_file;
-    } else if (o->probe != "none") {
-      const std::string cache = meter::probe_cache_path("");
-      const bool reprobe = o->probe == "reprobe";
-      if (reprobe || !std::filesystem::exists(cache))
-        fmt::print(stderr, "bwscope: probing this device's bandwidth and compute peak (stored in {}) ...\n", cache);
-      probe.result = meter::cached_probe(meter::ProbeOptions{}, reprobe);
-      probe.source = "cache " + cache;
-    }
-    const int bracket_threads = std::min(o->threads, default_threads());
-    probe.bracket_threads = bracket_threads;
-    probe.cpus = default_threads();
-    if (probe.result && o->bracket_s > 0) probe.before_gbs = meter::quick_read_probe(bracket_threads, o->bracket_s);
-
-    // Hardware counters beside the ledger, sampled once per window, when the platform has any.
-    auto sources = meter::counter_sources();
-    meter::CounterSource* counter = nullptr;
-    for (auto& s : sources)
-      if (!counter && s->available()) counter = s.get();
-    std::unique_ptr<meter::CounterRecorder> recorder;
-    const int64_t width_ns = std::max<int64_t>(1, int64_t(o->window_ms * 1e6));
-    if (counter) {
-      recorder = std::make_unique<meter::CounterRecorder>(*counter, width_ns);
-      recorder->start();
-    }
-
-    BenchOptions bo;
-    bo.n_prompt = o->n_prompt;
-    bo.n_gen = o->n_gen;
-    bo.reps = o->reps;
-    BenchResult r = run_bench(engine, bo);
-    if (recorder) recorder->stop();
-    if (probe.result && o->bracket_s > 0) probe.after_gbs = meter::quick_read_probe(bracket_threads, o->bracket_s);
-    if (ledger.dropped() > 0) fail("bench: the ledger dropped {} records (capacity {})", ledger.dropped(), ledger.records().size());
-
-    // Per-phase figures over the measured repetitions (the warm-up is left out).
-    auto spans = [](const std::vector<BenchResult::RepSpan>& in) {
-      std::vector<meter::Span> out;
-      for (const auto& s : in) out.push_back({s.t0_ns, s.t1_ns});
-      return out;
-    };
-    const auto prefill_spans = spans(r.prefill_spans), decode_spans = spans(r.decode_spans);
-    const auto records = ledger.records();
-    const meter::PhaseFigures prefill = meter::phase_figures(records, meter::Phase::Prefill, prefill_spans,
-                                                             uint64_t(o->n_prompt * o->reps), width_ns);
-    const meter::PhaseFigures decode = meter::phase_figures(records, meter::Phase::Decode, decode_spans,
-                                                            uint64_t(o->n_gen * o->batch * o->reps), width_ns);
-    std::string roof_kernel = "no probe";
-    const double roof_gflops = probe.result ? compute_roof(*probe.result, model.layers.at(0).attn_q.type, &roof_kernel) : 0;
-    // One instance: its threads' roof (the brackets ran on as many threads), the device's.
-    const int cpus = probe.cpus;
-    auto judge = [&](const meter::PhaseFigures& f) {
-      meter::VerdictInput in;
-      in.achieved_gbs = f.avg_gbs();
-      in.achieved_gflops = f.gflops();
-      in.threads = o->threads;
-      in.core_roof_gbs = probe.read_gbs(bracket_threads);
-      in.core_roof_gflops = cpus > 0 ? roof_gflops * double(bracket_threads) / double(cpus) : roof_gflops;
-      in.device_gbs = f.avg_gbs();
-      in.device_roof_gbs = probe.attainable_gbs();
-      in.free_cpus = std::max(0, cpus - o->threads);
-      in.threshold = o->threshold;
-      in.datasheet_gbs = o->peak_bw;
-      return meter::judge(in);
-    };
-    const meter::Verdict prefill_v = judge(prefill), decode_v = judge(decode);
-
-    // The run's series: every measured repetition, prefill and decode, on one time axis.
-    std::vector<meter::Span> all_spans = prefill_spans;
-    all_spans.insert(all_spans.end(), decode_spans.begin(), decode_spans.end());
-    int64_t run_t0 = all_spans.front().t0_ns, run_t1 = all_spans.front().t1_ns;
-    for (const auto& s : all_spans) run_t0 = std::min(run_t0, s.t0_ns), run_t1 = std::max(run_t1, s.t1_ns);
-    const meter::Series series = meter::bandwidth_series(records, run_t0, run_t1, width_ns);
-
-    if (o->json) {
-      ojson j;
-      j["schema_version"] = kBenchSchemaVersion;
-      j["model"] = path;
-      j["config"] = {{"threads", o->threads}, {"n_prompt", o->n_prompt}, {"n_gen", o->n_gen}, {"batch", o->batch},
-                     {"reps", o->reps}, {"kv_type", o->kv_type}, {"isa", engine.ops().isa},
-                     {"layout", interleaved ? "interleaved" : "file"},
-                     {"weight_type", dtype_name(model.layers.at(0).attn_q.type)}, {"window_ms", o->window_ms},
-                     {"threshold", o->threshold}, {"peak_bw_gbs", o->peak_bw ? ojson(*o->peak_bw) : ojson(nullptr)},
-                     {"probe", o->probe_file.empty() ? o->probe : "file"}, {"bracket_s", o->bracket_s}};
-      const meter::DeviceInfo dev = meter::device_info();
-      j["device"] = {{"kind", "cpu"}, {"cpu_model", dev.cpu_model}, {"cpus", dev.cpus}, {"memory_bytes", dev.memory_bytes}};
-      if (probe.result) {
-        ojson p = ojson::parse(probe.result->to_json().dump());
-        p["source"] = probe.source;
-        p["bracket_before_gbs"] = probe.before_gbs ? ojson(*probe.before_gbs) : ojson(nullptr);
-        p["bracket_after_gbs"] = probe.after_gbs ? ojson(*probe.after_gbs) : ojson(nullptr);
-        p["attainable_read_gbs"] = probe.attainable_gbs();
-        p["cores_read_gbs"] = probe.read_gbs(bracket_threads);
-        p["cores_threads"] = bracket_threads;
-        p["compute_roof_gflops"] = roof_gflops;
-        p["compute_roof_kernel"] = roof_kernel;
-        j["probe"] = p;
-      } else {
-        j["probe"] = nullptr;
-      }
-      if (o->n_prompt > 0) {
-        j["prefill"] = samples_json(r.prefill_tokens_per_s);
-        j["prefill"]["ledger"] = phase_json(prefill, prefill_v);
-      }
-      if (o->n_gen > 0) {
-        auto d = samples_json(r.decode_tokens_per_s);
-        d["bytes_per_token"] = r.decode_bytes_per_token();
-        d["weight_bytes_per_step"] = r.traffic.weight_bytes_per_step;
-        d["kv_read_bytes_per_step"] = r.traffic.kv_read_bytes_per_step;
-        d["kv_write_bytes_per_step"] = r.traffic.kv_write_bytes_per_step;
-        d["avg_bandwidth_gbs"] = r.decode_bandwidth_gbs();
-        d["ledger"] = phase_json(decode, decode_v);
-        j["decode"] = d;
-      }
-      ojson s;
-      s["window_ms"] = o->window_ms;
-      s["t0_ns"] = series.t0_ns;
-      s["t1_ns"] = series.t1_ns;
-      std::vector<double> gbs(series.size());
-      for (size_t i = 0; i < series.size(); ++i) gbs[i] = series.gbs(i);
-      s["gbs"] = gbs;
-      s["spans"] = ojson::array();
-      for (const auto& sp : prefill_spans) s["spans"].push_back({{"phase", "prefill"}, {"t0_ns", sp.t0_ns}, {"t1_ns", sp.t1_ns}});
-      for (const auto& sp : decode_spans) s["spans"].push_back({{"phase", "decode"}, {"t0_ns", sp.t0_ns}, {"t1_ns", sp.t1_ns}});
-      j["series"] = s;
-      ojson c;
-      c["sources"] = ojson::array();
-      for (auto& src : sources) c["sources"].push_back({{"name", src->name()}, {"status", src->status()}});
-      c["used"] = counter ? ojson(counter->name()) : ojson(nullptr);
-      if (recorder) {
-        const auto samples = recorder->samples();
-        const meter::Series cs = meter::counter_series(samples, run_t0, run_t1, width_ns);
-        std::vector<double> cgbs(cs.size());
-        for (size_t i = 0; i < cs.size(); ++i) cgbs[i] = cs.gbs(i);
-        c["gbs"] = cgbs;
-        c["bytes"] = cs.total_bytes();
-        // Below 1: caches absorbed traffic the ledger counts; above 1: traffic the model did
-        // not ask for (other processes included: the counters see the whole controller).
-        c["ratio_to_ledger"] = series.total_bytes() > 0 ? cs.total_bytes() / series.total_bytes() : 0.0;
-      }
-      j["counters"] = c;
-      fmt::print("{}\n", j.dump(2));
-      return;
-    }
-    fmt::print("{}: {} threads, {} kernels{}, batch {}, {} reps\n", path, o->threads, engine.ops().isa,
-               interleaved ? " on interleaved weights" : "", o->batch, o->reps);
-    if (o->n_prompt > 0)
-      fmt::print("  pp{:<5} {:9.2f} ± {:6.2f} tokens/s  (median {:.2f})\n", o->n_prompt, r.prefill_tokens_per_s.mean(),
-                 r.prefill_tokens_per_s.stddev(), r.prefill_tokens_per_s.median());
-    if (o->n_gen > 0)
-      fmt::print("  tg{:<5} {:9.2f} ± {:6.2f} tokens/s  (median {:.2f}); {:.1f} MB per token → {:.2f} GB/s\n", o->n_gen,
-                 r.decode_tokens_per_s.mean(), r.decode_tokens_per_s.stddev(), r.decode_tokens_per_s.median(),
-                 r.decode_bytes_per_token() / 1e6, r.decode_bandwidth_gbs());
-    fmt::print("meter (ledger: weights + KV cache bytes over the measured repetitions):\n");
-    if (o->n_prompt > 0) print_phase("prefill", prefill, prefill_v);
-    if (o->n_gen > 0) print_phase("decode", decode, decode_v);
-    if (probe.result) {
-      fmt::print("probe ({}): attainable read {:.2f} GB/s = best of probe {:.2f}", probe.source, probe.attainable_gbs(),
-                 probe.result->attainable_read_gbs());
-      if (probe.before_gbs && probe.after_gbs)
-        fmt::print(", before {:.2f}, after {:.2f} (drift {:+.1f} %)", *probe.before_gbs, *probe.after_gbs,
-                   100 * (*probe.after_gbs / *probe.before_gbs - 1));
-      fmt::print("; compute roof {:.1f} GFLOP/s ({})\n", roof_gflops, roof_kernel);
-    } else {
-      fmt::print("probe: none (--probe none): no MBU or MFU\n");
-    }
-    for (auto& src : sources) fmt::print("counters: {}: {}\n", src->name(), src->status());
-  });
+  sub->callback([o] { run_bench_cmd(*o); });
 }
 
 }  // namespace bwscope::cli

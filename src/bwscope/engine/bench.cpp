@@ -43,6 +43,17 @@ DecodeTraffic decode_traffic(const Engine& engine, int64_t n_seq, int64_t first_
   return t;
 }
 
+namespace {
+
+// A measured repetition: its span on the ledger's clock, and tokens/s from that same span.
+void record(std::vector<BenchResult::RepSpan>& spans, Samples& tokens_per_s, int64_t t0_ns, int64_t tokens) {
+  const int64_t t1_ns = std::max(meter::now_ns(), t0_ns + 1);
+  spans.push_back({t0_ns, t1_ns});
+  tokens_per_s.values.push_back(1e9 * double(tokens) / double(t1_ns - t0_ns));
+}
+
+}  // namespace
+
 BenchResult run_bench(Engine& engine, const BenchOptions& o) {
   const int64_t n_seq = engine.options().n_seq;
   if (o.reps < 1) fail("-r must be at least 1");
@@ -58,27 +69,23 @@ BenchResult run_bench(Engine& engine, const BenchOptions& o) {
     if (o.n_prompt > 0) {
       engine.set_phase(meter::Phase::Prefill);
       const int64_t span0 = meter::now_ns();
-      const double t0 = monotonic_seconds();
       for (int64_t start = 0; start < o.n_prompt; start += engine.options().max_batch) {
         batch.clear();
         const int64_t end = std::min(o.n_prompt, start + engine.options().max_batch);
         for (int64_t i = start; i < end; ++i) batch.push_back({token(rng), int32_t(i), 0, i == o.n_prompt - 1});
         engine.forward(batch);
       }
-      if (rep >= 0) r.prefill_tokens_per_s.values.push_back(double(o.n_prompt) / (monotonic_seconds() - t0));
-      if (rep >= 0) r.prefill_spans.push_back({span0, meter::now_ns()});
+      if (rep >= 0) record(r.prefill_spans, r.prefill_tokens_per_s, span0, o.n_prompt);
     }
     if (o.n_gen > 0) {
       engine.set_phase(meter::Phase::Decode);
       const int64_t span0 = meter::now_ns();
-      const double t0 = monotonic_seconds();
       for (int64_t step = 0; step < o.n_gen; ++step) {
         batch.clear();
         for (int64_t s = 0; s < n_seq; ++s) batch.push_back({token(rng), int32_t(step), int32_t(s), true});
         engine.forward(batch);
       }
-      if (rep >= 0) r.decode_tokens_per_s.values.push_back(double(o.n_gen * n_seq) / (monotonic_seconds() - t0));
-      if (rep >= 0) r.decode_spans.push_back({span0, meter::now_ns()});
+      if (rep >= 0) record(r.decode_spans, r.decode_tokens_per_s, span0, o.n_gen * n_seq);
     }
   }
   engine.set_phase(meter::Phase::Other);
