@@ -28,6 +28,7 @@
 #include "bwscope/model/model_cache.h"
 #include "bwscope/model/weight_plan.h"
 #include "bwscope/report/bench_table.h"
+#include "bwscope/report/trace.h"
 #include "bwscope/runtime/weight_copy.h"
 #include "bwscope/study/bench_grid.h"
 #include "bwscope/study/bench_run.h"
@@ -82,7 +83,8 @@ void print_phase(const char* name, const meter::PhaseFigures& f, const meter::Ve
 
 struct Options {
   std::string model, kv_type = "f16", isa, probe = "cached", probe_file, layout = "auto", output, preset = "llama-3.2-1b",
-                     runs_json;
+                     runs_json, trace;
+  double trace_max_mb = 512;
   std::vector<std::string> models, types, n_prompt = {"512"}, n_gen = {"128"}, batch = {"1"}, threads, kv_types;
   int64_t reps = 3;
   double window_ms = 10, threshold = 0.8, bracket_s = 0.5;
@@ -221,6 +223,25 @@ PreparedModel prepare_model(const std::string& path, const Options& o, const ker
   return p;
 }
 
+// One test on the trace: its process (the repetitions' op slices, a marker and a new phase
+// slice at each repetition's start), its bandwidth series, and the same as the device's (one
+// instance is all the device runs).
+void trace_test(report::Trace& trace, const std::string& name, const study::BenchMeasurement& m) {
+  std::vector<report::TraceMarker> markers;
+  std::vector<int64_t> breaks;
+  for (const auto* spans : {&m.prefill_spans, &m.decode_spans})
+    for (size_t k = 0; k < spans->size(); ++k) {
+      markers.push_back({fmt::format("rep {} {}", k + 1, spans == &m.prefill_spans ? "prefill" : "decode"), (*spans)[k].t0_ns});
+      breaks.push_back((*spans)[k].t0_ns);
+    }
+  std::sort(breaks.begin(), breaks.end());
+  const int pid = trace.add_instance(name, m.records, markers, breaks);
+  std::vector<double> gbs(m.series.size());
+  for (size_t i = 0; i < gbs.size(); ++i) gbs[i] = m.series.gbs(i);
+  trace.add_counter(pid, "GB/s", m.series.t0_ns, m.width_ns, gbs);
+  trace.add_counter(trace.device_pid(), "device GB/s", m.series.t0_ns, m.width_ns, gbs);
+}
+
 std::string utc_now() {
   const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm tm{};
@@ -300,7 +321,8 @@ void run_bench_cmd(const Options& o) {
       }));
   }
   // Every file is read before anything is measured: a typo in the last -m costs nothing.
-  for (const std::string& path : paths) (void)load_llama(path);
+  std::vector<int64_t> n_layers;
+  for (const std::string& path : paths) n_layers.push_back(load_llama(path).config.n_layers);
 
   study::ProbeInfo probe = study::load_probe(o.probe, o.probe_file);
   probe.cpus = default_threads();
@@ -320,13 +342,35 @@ void run_bench_cmd(const Options& o) {
     s.window_ms = o.window_ms;
     s.threshold = o.threshold;
     s.peak_bw = o.peak_bw;
+    s.keep_records = !o.trace.empty();
     return s;
   };
+  // The trace, sized first from the records every test will write.
+  std::optional<report::Trace> trace;
+  if (!o.trace.empty()) {
+    uint64_t ops_total = 0;
+    for (int64_t layers : n_layers)
+      for (int64_t kv = 0; kv < int64_t(kv_types.size()); ++kv)
+        for (int64_t b : batch)
+          for (int64_t t : threads)
+            for (const study::BenchTest& test : tests)
+              if (single || test.n_gen > 0 || b == batch.front())
+                ops_total += study::bench_records(settings_for(t, b, DType::F16, single ? n_prompt[0] : test.n_prompt,
+                                                               single ? n_gen[0] : test.n_gen), layers);
+    const double mb = double(ops_total * report::kTraceBytesPerOp) / 1e6;
+    if (mb > o.trace_max_mb)
+      fail("--trace {}: about {:.0f} MB of trace ({} op slices, docs/trace.md), over the cap of {:.0f} MB; "
+           "trace fewer tokens or repetitions (-p, -n, -r) or raise --trace-max-mb", o.trace, mb, ops_total, o.trace_max_mb);
+    trace.emplace(uint64_t(o.trace_max_mb * 1e6));
+  }
   // The quick read probe before a run, on as many threads as it uses (after it too for one run).
   auto bracket = [&](int t, bool before) {
     if (!probe.result || o.bracket_s <= 0) return;
     probe.bracket_threads = std::min(t, probe.cpus);
-    (before ? probe.before_gbs : probe.after_gbs) = meter::quick_read_probe(probe.bracket_threads, o.bracket_s);
+    const int64_t t0 = meter::now_ns();
+    const double gbs = meter::quick_read_probe(probe.bracket_threads, o.bracket_s);
+    (before ? probe.before_gbs : probe.after_gbs) = gbs;
+    if (trace) trace->add_probe(before ? "probe before" : "probe after", t0, meter::now_ns(), probe.bracket_threads, gbs);
   };
 
   if (single) {
@@ -337,6 +381,10 @@ void run_bench_cmd(const Options& o) {
     bracket(s.threads, false);
     study::judge_bench(m, pm.model.layers.at(0).attn_q.type, s, probe);
     const RunContext c{paths.front(), &pm.model, pm.interleaved, &probe, &sources};
+    if (trace) {
+      trace_test(*trace, "bench · " + paths.front(), m);
+      trace->write(o.trace, "bwscope bench");
+    }
     if (o.json) fmt::print("{}\n", single_run_json(o, s, c, m).dump(2));
     else print_single_run(s, c, m);
     return;
@@ -380,6 +428,10 @@ void run_bench_cmd(const Options& o) {
             study::BenchMeasurement m = study::measure_bench(pm.model, s, counter);
             study::judge_bench(m, pm.model.layers.at(0).attn_q.type, s, probe);
             printer.row(study::bench_row(info, s, m));
+            if (trace)
+              trace_test(*trace, fmt::format("{} · {} · t{}{}{}", info.model_type, test.name(), t, s.n_gen > 0 && b > 1 ? fmt::format(" · b{}", b) : "",
+                                             kv_types.size() > 1 ? fmt::format(" · kv {}", dtype_name(kv)) : ""),
+                         m);
             if (runs) {
               const RunContext c{path, &pm.model, pm.interleaved, &probe, &sources};
               fmt::print(runs, "{}\n", single_run_json(o, s, c, m).dump());
@@ -388,6 +440,7 @@ void run_bench_cmd(const Options& o) {
           }
   }
   printer.finish();
+  if (trace) trace->write(o.trace, "bwscope bench");
   if (runs) {
     const bool ok = std::fclose(runs) == 0;
     if (!ok || std::rename(runs_tmp.c_str(), o.runs_json.c_str()) != 0) fail("{}: cannot write: {}", o.runs_json, std::strerror(errno));
@@ -423,6 +476,10 @@ void add_bench(CLI::App& app) {
   sub->add_flag("--json", o->json, "one configuration's full report as JSON (docs/bench-json.md)");
   sub->add_option("--runs-json", o->runs_json, "with the table outputs, also write each row's full report (--json's object) to FILE, one per line")
       ->check(output_file());
+  sub->add_option("--trace", o->trace, "also write a timeline of the measured repetitions for Perfetto / chrome://tracing (docs/trace.md)")
+      ->check(output_file());
+  sub->add_option("--trace-max-mb", o->trace_max_mb, "refuse before running when the trace would be larger")
+      ->capture_default_str()->check(number_range(1, 1e6));
   sub->add_option("--isa", o->isa, "kernel table: scalar, avx2 or avx512 (default: best for this CPU)");
   sub->add_option("--layout", o->layout,
                   "weights: auto (a private copy, interleaved where the kernels prefer it) or file (computed on the file mapping)")

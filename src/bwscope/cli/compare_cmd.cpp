@@ -90,6 +90,10 @@ void add_compare(CLI::App& app) {
   sub->add_flag("--md", o->md, "print Markdown instead of the table");
   sub->add_option("--json-out", o->json_out, "also write the JSON report to this file")->check(output_file());
   sub->add_option("--html", o->html, "also write a self-contained HTML report with charts to this file")->check(output_file());
+  sub->add_option("--trace", o->trace, "also write a timeline of every scenario for Perfetto / chrome://tracing (docs/trace.md)")
+      ->check(output_file());
+  sub->add_option("--trace-max-mb", o->trace_max_mb, "refuse before running when the trace would be larger")
+      ->capture_default_str()->check(number_range(1, 1e6));
   sub->add_option("--svg", o->svg, "also write the charts as one SVG file")->check(output_file());
   sub->add_flag("--no-progress", o->no_progress, "no live progress on stderr");
   sub->callback([o] { run_compare(*o); });

@@ -254,6 +254,18 @@ std::string MemoryPlan::describe() const {
                      double(scratch_bytes) / kGiB, double(available_bytes) / kGiB);
 }
 
+uint64_t ledger_records_estimate(const std::vector<InstanceSpec>& specs, const ColocateOptions& o) {
+  std::map<std::string, ModelHeader> headers;
+  uint64_t records = 0;
+  for (const colo::InstancePlan& p : colo::plan_instances(specs, o)) {
+    if (!headers.count(p.spec.model_path)) headers[p.spec.model_path] = read_header(p.spec.model_path);
+    const EngineOptions eo = colo::engine_options_for(p, o);
+    const int64_t forwards = (p.spec.batch * p.spec.n_prompt + eo.max_batch - 1) / eo.max_batch + p.spec.n_gen;
+    records += uint64_t(forwards * (3 + 8 * headers.at(p.spec.model_path).config.n_layers));
+  }
+  return records;
+}
+
 MemoryPlan plan_memory(const std::vector<InstanceSpec>& specs, const ColocateOptions& o) {
   const std::vector<colo::InstancePlan> plans = colo::plan_instances(specs, o);
   std::map<std::string, ModelHeader> headers;

@@ -183,6 +183,9 @@ struct MemoryPlan {
 
 // Plans memory for `specs` under `options` (reads model headers only, loads no weights).
 MemoryPlan plan_memory(const std::vector<InstanceSpec>& specs, const ColocateOptions& options);
+// Ledger records the instances will write, all together (one per op: embedding, 8 per layer,
+// output norm and output per forward call): what a trace of the run holds, for sizing it first.
+uint64_t ledger_records_estimate(const std::vector<InstanceSpec>& specs, const ColocateOptions& options);
 uint64_t mem_available_bytes();   // /proc/meminfo MemAvailable; throws Error when unreadable
 
 // CPUs this process may run on (sched_getaffinity), in order.

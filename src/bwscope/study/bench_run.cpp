@@ -59,6 +59,11 @@ double compute_roof(const meter::ProbeResult& p, DType weight_type, std::string*
 
 int64_t bench_max_batch(const BenchSettings& s) { return std::clamp<int64_t>(std::max(s.n_prompt, s.n_seq), 1, 512); }
 
+uint64_t bench_records(const BenchSettings& s, int64_t n_layers) {
+  const int64_t max_batch = bench_max_batch(s);
+  return uint64_t(s.reps * (s.n_gen + (s.n_prompt + max_batch - 1) / max_batch) * (3 + 8 * n_layers));
+}
+
 BenchMeasurement measure_bench(const LlamaModel& model, const BenchSettings& s, meter::CounterSource* counter) {
   EngineOptions eo;
   eo.threads = s.threads;
@@ -110,6 +115,13 @@ BenchMeasurement measure_bench(const LlamaModel& model, const BenchSettings& s, 
   m.run_t0_ns = all.front().t0_ns, m.run_t1_ns = all.front().t1_ns;
   for (const auto& sp : all) m.run_t0_ns = std::min(m.run_t0_ns, sp.t0_ns), m.run_t1_ns = std::max(m.run_t1_ns, sp.t1_ns);
   m.series = meter::bandwidth_series(records, m.run_t0_ns, m.run_t1_ns, m.width_ns);
+  if (s.keep_records)
+    for (const meter::Record& r : records)
+      for (const meter::Span& sp : all)
+        if (r.t_begin_ns >= sp.t0_ns && r.t_end_ns <= sp.t1_ns) {
+          m.records.push_back(r);
+          break;
+        }
   return m;
 }
 

@@ -51,6 +51,7 @@ struct BenchSettings {
   int64_t n_prompt = 512, n_gen = 128, reps = 3;
   double window_ms = 10, threshold = 0.8;
   std::optional<double> peak_bw;
+  bool keep_records = false;  // keep the measured repetitions' ledger records (for a trace)
 };
 
 struct BenchMeasurement {
@@ -66,12 +67,15 @@ struct BenchMeasurement {
   double roof_gflops = 0;
   std::string roof_kernel = "no probe";
   int64_t width_ns = 0;
+  std::vector<meter::Record> records;  // the measured repetitions' (warm-up left out), when kept
   std::string counter_used;                    // empty when no source is available
   std::vector<meter::CounterSample> counter_samples;
 };
 
 // The sizes an engine for `s` is made with.
 int64_t bench_max_batch(const BenchSettings& s);
+// Ledger records of the measured repetitions of `s` on a model of `n_layers`: a trace's op slices.
+uint64_t bench_records(const BenchSettings& s, int64_t n_layers);
 
 // Runs `s` on `model` (weights already placed as they will be computed on) with the ledger on;
 // `counter` (may be null) is sampled once per window meanwhile. Throws Error when the ledger

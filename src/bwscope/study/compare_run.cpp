@@ -201,15 +201,22 @@ Roofs::Roofs(const CompareSettings& s, int instance_threads, ProgressLine& displ
   probe_ = meter::cached_probe(meter::ProbeOptions{}, s.probe == "reprobe");
   summary_.source = "cache " + cache;
   if (bracket_s_ > 0) {
-    summary_.before_gbs = meter::quick_read_probe(summary_.cpus, bracket_s_);
-    if (instance_threads < summary_.cpus) summary_.instance_before_gbs = meter::quick_read_probe(instance_threads, bracket_s_);
+    summary_.before_gbs = quick("probe before (every CPU)", summary_.cpus);
+    if (instance_threads < summary_.cpus) summary_.instance_before_gbs = quick("probe before (an instance's CPUs)", instance_threads);
   }
 }
 
 void Roofs::bracket_after() {
   if (!probe_ || bracket_s_ <= 0) return;
-  summary_.after_gbs = meter::quick_read_probe(summary_.cpus, bracket_s_);
-  if (summary_.instance_threads < summary_.cpus) summary_.instance_after_gbs = meter::quick_read_probe(summary_.instance_threads, bracket_s_);
+  summary_.after_gbs = quick("probe after (every CPU)", summary_.cpus);
+  if (summary_.instance_threads < summary_.cpus) summary_.instance_after_gbs = quick("probe after (an instance's CPUs)", summary_.instance_threads);
+}
+
+double Roofs::quick(const char* name, int threads) {
+  const int64_t t0 = meter::now_ns();
+  const double gbs = meter::quick_read_probe(threads, bracket_s_);
+  marks_.push_back({name, t0, meter::now_ns(), threads, gbs});
+  return gbs;
 }
 
 report::ProbeSummary Roofs::summary(const std::string& weight_type) const {
@@ -219,12 +226,13 @@ report::ProbeSummary Roofs::summary(const std::string& weight_type) const {
 }
 
 report::ScenarioFigures run_scenario(Scenario& scenario, const std::string& label, int64_t width_ns, ProgressLine& display,
-                                     bool& interrupted) {
+                                     bool& interrupted, report::Trace* trace) {
   display.start(label);
   scenario.options.on_progress = [&display](const Progress& p) { display.show(p); };
   const ColocateResult result = run_colocated(scenario.specs, scenario.options);
   interrupted = result.interrupted;
   report::ScenarioFigures f = report::scenario_figures(result, scenario.name, scenario.kind, width_ns);
+  if (trace) report::trace_scenario(*trace, result, f);
   display.finish(fmt::format("{}: {:.1f} s, decode {:.1f} GB/s, {:.1f} tok/s{}", scenario.name, f.seconds, f.decode_gbs,
                              f.tokens_per_s, f.completed ? "" : " (incomplete)"));
   return f;
@@ -243,6 +251,16 @@ report::CompareReport run_compare(CompareSettings s, ProgressLine& display, vola
   const int threads = threads_per_instance(s, co.cores, s.instances, n_cpus);
   std::vector<Scenario> scenarios = compare_scenarios(s, co, threads);
   check_memory(scenarios);  // before anything runs
+  std::optional<report::Trace> trace;
+  if (!s.trace.empty()) {
+    uint64_t ops = 0;
+    for (const Scenario& sc : scenarios) ops += ledger_records_estimate(sc.specs, sc.options);
+    const double mb = double(ops * report::kTraceBytesPerOp) / 1e6;
+    if (mb > s.trace_max_mb)
+      fail("--trace {}: about {:.0f} MB of trace ({} op slices, docs/trace.md), over the cap of {:.0f} MB; "
+           "trace fewer tokens (-p, -n) or raise --trace-max-mb", s.trace, mb, ops, s.trace_max_mb);
+    trace.emplace(uint64_t(s.trace_max_mb * 1e6));
+  }
   // The weights every scenario computes on, made once.
   co.prepared = prepare_for(scenarios.back().specs, co, display);
   for (Scenario& sc : scenarios) sc.options.prepared = co.prepared;
@@ -268,9 +286,14 @@ report::CompareReport run_compare(CompareSettings s, ProgressLine& display, vola
   interrupted = false;
   for (size_t k = 0; k < scenarios.size() && !interrupted; ++k)
     rep.scenarios.push_back(
-        run_scenario(scenarios[k], fmt::format("[{}/{}] {}", k + 1, scenarios.size(), scenarios[k].name), width_ns, display, interrupted));
+        run_scenario(scenarios[k], fmt::format("[{}/{}] {}", k + 1, scenarios.size(), scenarios[k].name), width_ns, display,
+                     interrupted, trace ? &*trace : nullptr));
 
   if (!interrupted) roofs.bracket_after();
+  if (trace) {
+    for (const Roofs::Mark& m : roofs.marks()) trace->add_probe(m.name, m.t0_ns, m.t1_ns, m.threads, m.gbs);
+    trace->write(s.trace, "bwscope compare");
+  }
   rep.probe = roofs.summary(rep.scenarios[0].instances.empty() ? "" : rep.scenarios[0].instances[0].weight_type);
   if (co.weights == WeightMode::File) {
     std::set<std::string> types;

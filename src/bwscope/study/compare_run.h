@@ -12,6 +12,7 @@
 
 #include "bwscope/meter/probe.h"
 #include "bwscope/report/compare_report.h"
+#include "bwscope/report/trace.h"
 #include "bwscope/runtime/colocate.h"
 #include "bwscope/study/progress_line.h"
 
@@ -27,6 +28,8 @@ struct CompareSettings {
   double window_ms = 10, threshold = 0.8, bracket_s = 0.5, assume_mem_gb = 0;
   std::optional<double> peak_bw;
   bool fused = false, seed_scenario = false;
+  std::string trace;                     // a Trace Event Format timeline of every scenario (report/trace.h), or none
+  double trace_max_mb = 512;             // refused before running when the trace would be larger
 };
 
 // The original comparison's setting (Llama 3.2 3B, FP16, batch 1, a 512-token prompt) over
@@ -76,16 +79,27 @@ class Roofs {
   void bracket_after();
   // The summary for a report whose instances compute on `weight_type` (the compute roof).
   report::ProbeSummary summary(const std::string& weight_type) const;
+  // Every quick probe taken, in order, for the trace.
+  struct Mark {
+    std::string name;
+    int64_t t0_ns = 0, t1_ns = 0;
+    int threads = 0;
+    double gbs = 0;
+  };
+  const std::vector<Mark>& marks() const { return marks_; }
 
  private:
+  double quick(const char* name, int threads);
+  std::vector<Mark> marks_;
   report::ProbeSummary summary_;
   std::optional<meter::ProbeResult> probe_;
   double bracket_s_ = 0;
 };
 
-// Runs one scenario with the display, labelled "[k/total] name"; sets `interrupted`.
+// Runs one scenario with the display, labelled "[k/total] name"; sets `interrupted`. With a
+// trace, the run's instances, series and start barrier are added to it.
 report::ScenarioFigures run_scenario(Scenario& scenario, const std::string& label, int64_t width_ns, ProgressLine& display,
-                                     bool& interrupted);
+                                     bool& interrupted, report::Trace* trace = nullptr);
 
 // compare from settings to finished report: resolve, assemble, prepare, probe, run every
 // scenario, judge. `stop` (set by a SIGINT handler) ends the runs early; the report is then
