@@ -7,7 +7,8 @@ packages=(build-essential cmake ninja-build pkg-config
           libcli11-dev nlohmann-json3-dev libfmt-dev libpcre2-dev
           libgtest-dev libgmock-dev libbenchmark-dev
           clang libclang-rt-14-dev  # clang and libFuzzer: the fuzz preset
-          sqlite3)  # bench -o sql is loaded into it in a test
+          sqlite3  # bench -o sql is loaded into it in a test
+          libopenmpi-dev openmpi-bin)  # the split runs (--tp/--pp) over MPI
 
 missing=()
 for p in "${packages[@]}"; do

@@ -15,6 +15,8 @@
 #include "bwscope/model/chat.h"
 #include "bwscope/model/llama_model.h"
 #include "bwscope/model/tokenizer.h"
+#include "bwscope/parallel/mpi_world.h"
+#include "bwscope/parallel/split_run.h"
 
 namespace bwscope::cli {
 namespace {
@@ -42,7 +44,7 @@ void add_generate(CLI::App& app) {
   struct Options {
     std::string model, prompt, tokens, dump_logits, kv_type = "f16", isa, system;
     int64_t n_gen = 32, ctx = 0;
-    int threads = default_threads();
+    int threads = default_threads(), tp = 0, pp = 0;
     float temperature = 0.0f, top_p = 1.0f;
     int top_k = 0;
     uint64_t seed = 1;
@@ -64,6 +66,8 @@ void add_generate(CLI::App& app) {
   sub->add_option("--isa", o->isa, "kernel table: scalar, avx2 or avx512 (default: best for this CPU)");
   sub->add_option("--dump-logits", o->dump_logits,
                   "write the logits of every prompt position as raw little-endian float32 [n_prompt × n_vocab]")->check(output_file());
+  sub->add_option("--tp", o->tp, "tensor parallel over N MPI ranks (launches mpirun when not under it)")->check(whole_range(2, 64));
+  sub->add_option("--pp", o->pp, "pipeline parallel over N MPI ranks (launches mpirun when not under it)")->check(whole_range(2, 64));
   sub->add_flag("--ids", o->ids, "print token ids instead of text");
   sub->add_flag("--no-bos", o->no_bos, "do not add the BOS token before --prompt text");
   sub->add_flag("--json", o->json, "print one JSON object with the ids, text and timings");
@@ -74,6 +78,17 @@ void add_generate(CLI::App& app) {
     if ((o->chat || !o->system.empty()) && !o->tokens.empty()) fail("--chat and --system take text, not --tokens");
     const std::string path = o->model.empty() ? default_model_path() : o->model;
     LlamaModel model = load_llama(path);
+    // A split run: checked before mpirun starts, then every rank builds its part.
+    const parallel::SplitKind split = o->tp ? parallel::SplitKind::Tensor : o->pp ? parallel::SplitKind::Pipeline : parallel::SplitKind::None;
+    const int ranks = o->tp ? o->tp : o->pp;
+    if (o->tp && o->pp) fail("give --tp or --pp, not both");
+    if (split != parallel::SplitKind::None) {
+      if (!parallel::mpi_built()) fail("--{} {}: unavailable: built without MPI", parallel::split_name(split), ranks);
+      if (o->chat) fail("--chat runs in one process; --{} is for generate's one prompt", parallel::split_name(split));
+      parallel::check_split(model.config, split, ranks, path);
+      parallel::check_split_types(model, split, ranks);
+      if (!parallel::under_mpirun()) exec_under_mpirun(ranks);
+    }
     // Only text needs a tokenizer: a vocabulary bwscope cannot use still runs on --tokens.
     std::string why_not = model.tokenizer_problem;
     std::optional<Tokenizer> tok;
@@ -120,7 +135,13 @@ void add_generate(CLI::App& app) {
       eo.ops = kernels::ops_by_name(o->isa);
       if (!eo.ops) fail("--isa {}: not available on this CPU (scalar, avx2, avx512)", o->isa);
     }
-    Engine engine(model, eo);
+    std::optional<parallel::RankPart> part;
+    if (split != parallel::SplitKind::None) {
+      part = parallel::join_split(model, split, ranks, eo.ops ? *eo.ops : kernels::best_ops(), o->threads);
+      eo.split = part->hooks;
+    }
+    const bool rank0 = !part || part->rank == 0;  // only rank 0 prints and writes
+    Engine engine(part ? part->model : model, eo);
     Sampler sampler({o->temperature, o->top_k, o->top_p, o->seed});
     GenerateOptions go;
     go.n_gen = o->n_gen;
@@ -129,7 +150,7 @@ void add_generate(CLI::App& app) {
     if (tok && tok->eot_id() >= 0) go.stop_ids.push_back(tok->eot_id());
     go.stop_ids.insert(go.stop_ids.end(), chat_stop_ids.begin(), chat_stop_ids.end());
 
-    const bool stream = !o->json;
+    const bool stream = !o->json && rank0;
     auto show = [&](int32_t id) {
       if (!stream) return;
       if (o->ids || !tok) fmt::print("{} ", id);
@@ -137,6 +158,22 @@ void add_generate(CLI::App& app) {
       std::fflush(stdout);
     };
     GenerateResult r = generate(engine, prompt, go, sampler, show);
+    std::string split_summary;
+    if (part) {  // each rank's share and its time in MPI, gathered on rank 0
+      parallel::World& world = parallel::World::get();
+      uint64_t calls = 0, bytes = 0;
+      int64_t ns = 0;
+      for (const char* kind : {"allreduce", "bcast", "send", "recv"}) {
+        const parallel::CommStats& st = world.stats(kind);
+        calls += st.calls, bytes += st.bytes_sent + st.bytes_received, ns += st.ns;
+      }
+      const std::vector<std::string> lines = world.gather_text(fmt::format(
+          "rank {}: weights {:.2f} GB; MPI {} calls, {:.1f} MB, {:.1f} ms ({:.1f} % of the run); clock offset {} ns",
+          part->rank, double(part->weight_bytes) * 1e-9, calls, double(bytes) * 1e-6, double(ns) * 1e-6,
+          100.0 * double(ns) * 1e-9 / std::max(1e-9, r.prefill_seconds + r.decode_seconds), part->clock_offset_ns));
+      for (const std::string& line : lines) split_summary += line + "\n";
+      if (!rank0) return;
+    }
     if (!o->dump_logits.empty())
       write_file_atomic(o->dump_logits, std::string_view(reinterpret_cast<const char*>(r.prompt_logits.data()), r.prompt_logits.size() * sizeof(float)));
 
@@ -150,6 +187,7 @@ void add_generate(CLI::App& app) {
       if (tok) j["text"] = tok->decode(r.tokens);
       j["prefill"] = {{"tokens", r.n_prompt}, {"seconds", r.prefill_seconds}, {"tokens_per_s", r.prefill_tokens_per_s()}};
       j["decode"] = {{"tokens", r.n_decode_steps}, {"seconds", r.decode_seconds}, {"tokens_per_s", r.decode_tokens_per_s()}};
+      if (part) j["split"] = {{"kind", parallel::split_name(split)}, {"ranks", ranks}, {"per_rank", split_summary}};
       // Generated text need not be valid UTF-8 (byte tokens): invalid bytes become U+FFFD.
       fmt::print("{}\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
       return;
@@ -157,6 +195,7 @@ void add_generate(CLI::App& app) {
     fmt::print("\n\nprefill: {} tokens in {:.3f} s ({:.2f} tokens/s)\n", r.n_prompt, r.prefill_seconds, r.prefill_tokens_per_s());
     fmt::print("decode:  {} tokens in {:.3f} s ({:.2f} tokens/s)  [{} threads, {} kernels]\n", r.n_decode_steps,
                r.decode_seconds, r.decode_tokens_per_s(), o->threads, engine.ops().isa);
+    if (part) fmt::print("{} {} ranks:\n{}", parallel::split_name(split), ranks, split_summary);
   });
 }
 

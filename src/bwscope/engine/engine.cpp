@@ -213,11 +213,22 @@ std::span<const float> Engine::forward(std::span<const BatchToken> batch) {
   const int64_t n_tok = int64_t(batch.size()), d = c.n_embd, q_dim = c.n_head * c.head_dim(), ff = c.n_ff, kv = c.kv_dim();
   Scratch& s = *s_;
 
+  const EngineOptions::Split& split = options_.split;
+  // A split run's MPI call, as one Comm record: bytes sent and received as its traffic.
+  auto comm = [&](int64_t layer, int64_t n_floats_moved, const auto& call) {
+    const int64_t t = clock();
+    call();
+    note(meter::Op::Comm, layer, t, elementwise_traffic(n_floats_moved, 0));
+  };
   int64_t t0 = clock();
-  const kernels::Matrix& e = model_.token_embd;
-  for (int64_t t = 0; t < n_tok; ++t)
-    kernels::dequantize_matrix_row(e, batch[size_t(t)].token, s.x.data() + t * d);
-  note(meter::Op::Embed, -1, t0, elementwise_traffic(0, n_tok * d, uint64_t(n_tok) * e.row_bytes));
+  if (split.recv_hidden) {
+    comm(-1, n_tok * d, [&] { split.recv_hidden(s.x.data(), n_tok * d); });
+  } else {
+    const kernels::Matrix& e = model_.token_embd;
+    for (int64_t t = 0; t < n_tok; ++t)
+      kernels::dequantize_matrix_row(e, batch[size_t(t)].token, s.x.data() + t * d);
+    note(meter::Op::Embed, -1, t0, elementwise_traffic(0, n_tok * d, uint64_t(n_tok) * e.row_bytes));
+  }
 
   auto norm_all = [&](const std::vector<float>& weight) {
     pool_->run_parts(parts_for(n_tok), [&](int part, int n_parts, int) {
@@ -262,10 +273,16 @@ std::span<const float> Engine::forward(std::span<const BatchToken> batch) {
     const kernels::Matrix* wo[] = {&L.attn_output};
     float* wo_out[] = {s.hidden.data()};
     matmuls(wo, s.attn.data(), q_dim, n_tok, wo_out);
-    add_residual(s.hidden.data());
     meter::Record wo_traffic = matmul_traffic({&L.attn_output}, n_tok);
     wo_traffic.act_bytes += uint64_t(2 * n_tok * d) * sizeof(float);  // residual add
-    note(meter::Op::AttnOutput, layer, t0, wo_traffic);
+    if (split.all_reduce) {  // the heads' partial sums summed over the ranks, then the residual
+      note(meter::Op::AttnOutput, layer, t0, wo_traffic);
+      comm(layer, 2 * n_tok * d, [&] { split.all_reduce(s.hidden.data(), n_tok * d); });
+      add_residual(s.hidden.data());
+    } else {
+      add_residual(s.hidden.data());
+      note(meter::Op::AttnOutput, layer, t0, wo_traffic);
+    }
 
     t0 = clock();
     norm_all(L.ffn_norm);
@@ -293,10 +310,25 @@ std::span<const float> Engine::forward(std::span<const BatchToken> batch) {
     const kernels::Matrix* down[] = {&L.ffn_down};
     float* down_out[] = {s.hidden.data()};
     matmuls(down, s.gate.data(), ff, n_tok, down_out);
-    add_residual(s.hidden.data());
     meter::Record down_traffic = matmul_traffic({&L.ffn_down}, n_tok);
     down_traffic.act_bytes += uint64_t(2 * n_tok * d) * sizeof(float);
-    note(meter::Op::Down, layer, t0, down_traffic);
+    if (split.all_reduce) {
+      note(meter::Op::Down, layer, t0, down_traffic);
+      comm(layer, 2 * n_tok * d, [&] { split.all_reduce(s.hidden.data(), n_tok * d); });
+      add_residual(s.hidden.data());
+    } else {
+      add_residual(s.hidden.data());
+      note(meter::Op::Down, layer, t0, down_traffic);
+    }
+  }
+
+  int64_t n_logits = 0;
+  for (const BatchToken& b : batch) n_logits += b.logits;
+  if (split.send_hidden) {  // a stage before the last: on to the next, then its logits back
+    comm(-1, n_tok * d, [&] { split.send_hidden(s.x.data(), n_tok * d); });
+    if (n_logits == 0) return {};
+    comm(-1, n_logits * c.n_vocab, [&] { split.share_logits(s.logits.data(), n_logits * c.n_vocab); });
+    return {s.logits.data(), size_t(n_logits * c.n_vocab)};
   }
 
   // Final norm and output projection only for the entries that asked for logits.
@@ -314,6 +346,8 @@ std::span<const float> Engine::forward(std::span<const BatchToken> batch) {
   float* out_y[] = {s.logits.data()};
   matmuls(out, s.xn.data(), d, n_out, out_y);
   note(meter::Op::Output, -1, t0, matmul_traffic({&model_.output}, n_out));
+  if (split.share_logits)  // the last stage: its logits to the others
+    comm(-1, n_out * c.n_vocab, [&] { split.share_logits(s.logits.data(), n_out * c.n_vocab); });
   return {s.logits.data(), size_t(n_out * c.n_vocab)};
 }
 

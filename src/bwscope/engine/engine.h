@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -25,6 +26,19 @@ struct EngineOptions {
   DType kv_type = DType::F16;     // F16 (as llama.cpp) or F32
   const kernels::Ops* ops = nullptr;  // kernel table; nullptr: the best this CPU has
   meter::Ledger* ledger = nullptr;    // when set, every op appends one record (bytes, times)
+  // This engine's part in a model split over ranks (parallel/split.h); all empty: the whole
+  // model. Each call is one Op::Comm record.
+  struct Split {
+    // Tensor parallel: sums the partial [n_tok × n_embd] outputs of attn_output and of down
+    // over the ranks, in place, before the residual add.
+    std::function<void(float* data, int64_t n)> all_reduce;
+    // Pipeline parallel: the hidden state comes from the previous stage (instead of the
+    // embedding) and goes to the next (instead of the output head)...
+    std::function<void(float* data, int64_t n)> recv_hidden;
+    std::function<void(const float* data, int64_t n)> send_hidden;
+    // ...and the last stage's logits reach every stage, so each returns the same logits.
+    std::function<void(float* data, int64_t n)> share_logits;
+  } split;
 };
 
 struct BatchToken {

@@ -14,7 +14,7 @@ std::string_view phase_name(Phase p) {
 
 std::string_view op_name(Op op) {
   static constexpr std::string_view names[] = {"embed", "attn_norm", "qkv", "attention", "attn_output", "ffn_norm",
-                                               "gate_up", "swiglu", "down", "output_norm", "output"};
+                                               "gate_up", "swiglu", "down", "output_norm", "output", "comm"};
   static_assert(std::size(names) == size_t(Op::kCount));
   return names[size_t(op)];
 }

@@ -26,6 +26,8 @@ enum class Op : uint8_t {
   Down,
   OutputNorm,
   Output,       // the output (vocabulary) projection
+  Comm,         // a split run's MPI call: all-reduce, hidden state to the next rank, logits
+                // shared (act_bytes: the bytes the rank sent and received; no FLOPs)
   kCount
 };
 std::string_view op_name(Op op);

@@ -31,8 +31,11 @@ struct LlamaConfig {
   float rms_eps = 1e-5f;
   bool tied_embeddings = true;
   RopeScaling rope_scaling;
+  // Dimensions per head when set: a tensor-parallel shard holds fewer heads than n_embd / head
+  // dimension would give (parallel/split.h). 0: n_embd / n_head.
+  int64_t key_length = 0;
 
-  int64_t head_dim() const { return n_embd / n_head; }
+  int64_t head_dim() const { return key_length > 0 ? key_length : n_embd / n_head; }
   int64_t kv_dim() const { return n_kv_head * head_dim(); }
   // Parameters of the weight tensors (tied output counted once), as llama.cpp counts them.
   uint64_t n_params() const;

@@ -74,6 +74,8 @@ void write_copy(const LlamaModel& model, const CopyPlan& plan, uint8_t* dst, int
   std::vector<Piece> pieces;
   std::map<size_t, bool> seen;
   for (size_t i = 0; i < ms.size(); ++i) {
+    if (ms[i]->rows == 0) continue;  // a pipeline stage's absent embedding or output: no bytes, and
+                                     // its offset is the next matrix's
     if (!seen.emplace(plan.items[i].offset, true).second) continue;  // a tied output: written once
     const kernels::Matrix& m = *ms[i];
     const int64_t step = std::max<int64_t>(16, int64_t((size_t(8) << 20) / std::max<size_t>(m.row_bytes, 1)) / 16 * 16);
