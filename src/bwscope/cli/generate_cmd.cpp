@@ -17,6 +17,7 @@
 #include "bwscope/model/tokenizer.h"
 #include "bwscope/parallel/mpi_world.h"
 #include "bwscope/parallel/split_run.h"
+#include "bwscope/runtime/weight_copy.h"
 
 namespace bwscope::cli {
 namespace {
@@ -42,7 +43,7 @@ std::vector<int32_t> parse_ids(const std::string& text) {
 
 void add_generate(CLI::App& app) {
   struct Options {
-    std::string model, prompt, tokens, dump_logits, kv_type = "f16", isa, system;
+    std::string model, prompt, tokens, dump_logits, kv_type = "f16", isa, system, layout = "auto";
     int64_t n_gen = 32, ctx = 0;
     int threads = default_threads(), tp = 0, pp = 0;
     float temperature = 0.0f, top_p = 1.0f;
@@ -66,6 +67,9 @@ void add_generate(CLI::App& app) {
   sub->add_option("--isa", o->isa, "kernel table: scalar, avx2 or avx512 (default: best for this CPU)");
   sub->add_option("--dump-logits", o->dump_logits,
                   "write the logits of every prompt position as raw little-endian float32 [n_prompt × n_vocab]")->check(output_file());
+  sub->add_option("--layout", o->layout,
+                  "weights: auto (a private copy, interleaved where the kernels prefer it, as bench and compare run) or file (the file mapping)")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "file"}));
   sub->add_option("--tp", o->tp, "tensor parallel over N MPI ranks (launches mpirun when not under it)")->check(whole_range(2, 64));
   sub->add_option("--pp", o->pp, "pipeline parallel over N MPI ranks (launches mpirun when not under it)")->check(whole_range(2, 64));
   sub->add_flag("--ids", o->ids, "print token ids instead of text");
@@ -139,7 +143,8 @@ void add_generate(CLI::App& app) {
     if (split != parallel::SplitKind::None) {
       part = parallel::join_split(model, split, ranks, eo.ops ? *eo.ops : kernels::best_ops(), o->threads);
       eo.split = part->hooks;
-    }
+    } else if (o->layout == "auto" && (eo.ops ? *eo.ops : kernels::best_ops()).prefers_interleaved(model.layers.at(0).attn_q.type))
+      make_weights_private(model, eo.ops ? eo.ops : &kernels::best_ops(), o->threads);  // the kernels' layout, as a split rank's part
     const bool rank0 = !part || part->rank == 0;  // only rank 0 prints and writes
     Engine engine(part ? part->model : model, eo);
     Sampler sampler({o->temperature, o->top_k, o->top_p, o->seed});
@@ -168,9 +173,10 @@ void add_generate(CLI::App& app) {
         calls += st.calls, bytes += st.bytes_sent + st.bytes_received, ns += st.ns;
       }
       const std::vector<std::string> lines = world.gather_text(fmt::format(
-          "rank {}: weights {:.2f} GB; MPI {} calls, {:.1f} MB, {:.1f} ms ({:.1f} % of the run); clock offset {} ns",
+          "rank {}: weights {:.2f} GB; MPI {} calls, {:.1f} MB, {:.1f} ms ({:.1f} % of the run); clock offset {} ns (± {} ns)",
           part->rank, double(part->weight_bytes) * 1e-9, calls, double(bytes) * 1e-6, double(ns) * 1e-6,
-          100.0 * double(ns) * 1e-9 / std::max(1e-9, r.prefill_seconds + r.decode_seconds), part->clock_offset_ns));
+          100.0 * double(ns) * 1e-9 / std::max(1e-9, r.prefill_seconds + r.decode_seconds), part->clock_offset_ns,
+          world.round_trip_ns() / 2));
       for (const std::string& line : lines) split_summary += line + "\n";
       if (!rank0) return;
     }
