@@ -239,6 +239,23 @@ std::span<const float> Engine::forward(std::span<const BatchToken> batch) {
   auto add_residual = [&](const float* delta) {
     for (int64_t i = 0; i < n_tok * d; ++i) s.x[size_t(i)] += delta[i];
   };
+  // x += input · Wᵀ, the projection back to the residual stream (attn_output, down). Split by
+  // tensor parallel, each rank's product is a partial sum: its record, the all-reduce, then the add.
+  auto project_and_add = [&](meter::Op op, int64_t layer, int64_t t_begin, const kernels::Matrix& w, const float* input, int64_t ld) {
+    const kernels::Matrix* ws[] = {&w};
+    float* ys[] = {s.hidden.data()};
+    matmuls(ws, input, ld, n_tok, ys);
+    meter::Record traffic = matmul_traffic({&w}, n_tok);
+    traffic.act_bytes += uint64_t(2 * n_tok * d) * sizeof(float);  // the residual add
+    if (split.all_reduce) {
+      note(op, layer, t_begin, traffic);
+      comm(layer, 2 * n_tok * d, [&] { split.all_reduce(s.hidden.data(), n_tok * d); });
+      add_residual(s.hidden.data());
+    } else {
+      add_residual(s.hidden.data());
+      note(op, layer, t_begin, traffic);
+    }
+  };
   // KV traffic of this batch's attention: every token writes its K and V rows and reads the
   // cached positions 0..pos of its sequence.
   meter::Record attn_traffic = elementwise_traffic(n_tok * (q_dim + 2 * kv), n_tok * q_dim);
@@ -270,19 +287,7 @@ std::span<const float> Engine::forward(std::span<const BatchToken> batch) {
     note(meter::Op::Attention, layer, t0, attn_traffic);
 
     t0 = clock();
-    const kernels::Matrix* wo[] = {&L.attn_output};
-    float* wo_out[] = {s.hidden.data()};
-    matmuls(wo, s.attn.data(), q_dim, n_tok, wo_out);
-    meter::Record wo_traffic = matmul_traffic({&L.attn_output}, n_tok);
-    wo_traffic.act_bytes += uint64_t(2 * n_tok * d) * sizeof(float);  // residual add
-    if (split.all_reduce) {  // the heads' partial sums summed over the ranks, then the residual
-      note(meter::Op::AttnOutput, layer, t0, wo_traffic);
-      comm(layer, 2 * n_tok * d, [&] { split.all_reduce(s.hidden.data(), n_tok * d); });
-      add_residual(s.hidden.data());
-    } else {
-      add_residual(s.hidden.data());
-      note(meter::Op::AttnOutput, layer, t0, wo_traffic);
-    }
+    project_and_add(meter::Op::AttnOutput, layer, t0, L.attn_output, s.attn.data(), q_dim);
 
     t0 = clock();
     norm_all(L.ffn_norm);
@@ -307,19 +312,7 @@ std::span<const float> Engine::forward(std::span<const BatchToken> batch) {
     note(meter::Op::SwiGLU, layer, t0, elementwise_traffic(2 * n_tok * ff, n_tok * ff));
 
     t0 = clock();
-    const kernels::Matrix* down[] = {&L.ffn_down};
-    float* down_out[] = {s.hidden.data()};
-    matmuls(down, s.gate.data(), ff, n_tok, down_out);
-    meter::Record down_traffic = matmul_traffic({&L.ffn_down}, n_tok);
-    down_traffic.act_bytes += uint64_t(2 * n_tok * d) * sizeof(float);
-    if (split.all_reduce) {
-      note(meter::Op::Down, layer, t0, down_traffic);
-      comm(layer, 2 * n_tok * d, [&] { split.all_reduce(s.hidden.data(), n_tok * d); });
-      add_residual(s.hidden.data());
-    } else {
-      add_residual(s.hidden.data());
-      note(meter::Op::Down, layer, t0, down_traffic);
-    }
+    project_and_add(meter::Op::Down, layer, t0, L.ffn_down, s.gate.data(), ff);
   }
 
   int64_t n_logits = 0;
