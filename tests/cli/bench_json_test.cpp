@@ -66,6 +66,8 @@ TEST(BenchJson, CarriesConfigDeviceProbePhasesAndSeries) {
   EXPECT_EQ(j["probe"]["read"]["best_gbs"], 100.0);
   EXPECT_EQ(j["probe"]["attainable_read_gbs"], 100.0);
   EXPECT_EQ(j["probe"]["compute_roof_gflops"], 50.0);  // the q8_0 figure, not the best of all
+  EXPECT_EQ(j["probe"]["cores_threads"], 1);  // the cores bench ran on, with no bracket too (--bracket-s 0)
+  EXPECT_EQ(j["probe"]["cores_read_gbs"], 60.0);
   // The keys of schema 1 are still there.
   for (const char* k : {"tokens_per_s", "bytes_per_token", "avg_bandwidth_gbs"}) EXPECT_TRUE(j["decode"].contains(k)) << k;
   EXPECT_TRUE(j["prefill"].contains("tokens_per_s"));

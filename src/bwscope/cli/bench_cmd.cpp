@@ -365,8 +365,8 @@ void run_bench_cmd(const Options& o) {
   }
   // The quick read probe before a run, on as many threads as it uses (after it too for one run).
   auto bracket = [&](int t, bool before) {
+    probe.bracket_threads = std::min(t, probe.cpus);  // the cores the run uses, bracketed or not
     if (!probe.result || o.bracket_s <= 0) return;
-    probe.bracket_threads = std::min(t, probe.cpus);
     const int64_t t0 = meter::now_ns();
     const double gbs = meter::quick_read_probe(probe.bracket_threads, o.bracket_s);
     (before ? probe.before_gbs : probe.after_gbs) = gbs;
