@@ -87,10 +87,10 @@ void add_generate(CLI::App& app) {
     const int ranks = o->tp ? o->tp : o->pp;
     if (o->tp && o->pp) fail("give --tp or --pp, not both");
     if (split != parallel::SplitKind::None) {
-      if (!parallel::mpi_built()) fail("--{} {}: unavailable: built without MPI", parallel::split_name(split), ranks);
       if (o->chat) fail("--chat runs in one process; --{} is for generate's one prompt", parallel::split_name(split));
       parallel::check_split(model.config, split, ranks, path);
       parallel::check_split_types(model, split, ranks);
+      if (!parallel::mpi_built()) fail("--{} {}: unavailable: built without MPI", parallel::split_name(split), ranks);
       if (!parallel::under_mpirun()) exec_under_mpirun(ranks);
     }
     // Only text needs a tokenizer: a vocabulary bwscope cannot use still runs on --tokens.
