@@ -46,7 +46,6 @@ class Trace {
   // A marker on the device's track, seen across every track (a start barrier).
   void add_global_marker(const std::string& name, int64_t t_ns);
 
-  uint64_t bytes() const { return events_.size() + 64; }
   // {"traceEvents": [...], "displayTimeUnit": "ms", "otherData": {...}}, written atomically;
   // throws Error naming the file and both sizes when it is over the cap.
   void write(const std::string& path, const std::string& producer) const;
