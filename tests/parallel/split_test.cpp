@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -137,6 +138,39 @@ TEST(Split, TensorAndPipelineLogitsEqualOneProcessOnBothTransports) {
         if (std::string(how) == "--pp") EXPECT_EQ(worst, 0.0);
         else EXPECT_LE(worst, 1e-5 * scale);
       }
+  }
+}
+
+TEST(Split, BenchRowsOfASplitRunCarryTheSplitAndEachRankStreamsLess) {
+  if (!mpi_built()) GTEST_FAIL() << "this build has no MPI, which scripts/setup.sh installs";
+  test_support::TempDir dir;
+  const std::string model = test_support::write_tiny_model(dir, DType::F32);
+  auto rows_of = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"bench", model, "-p", "16", "-n", "8", "-t", "1", "-r", "2", "--probe", "none", "-o", "jsonl"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = run_cli(args, 240);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::vector<nlohmann::json> rows;
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);) rows.push_back(nlohmann::json::parse(line));
+    return rows;
+  };
+  const auto one = rows_of({});
+  ASSERT_EQ(one.size(), 2u);
+  EXPECT_FALSE(one[0].contains("split"));
+  for (const char* how : {"--tp", "--pp"}) {
+    SCOPED_TRACE(how);
+    const auto rows = rows_of({how, "2"});
+    ASSERT_EQ(rows.size(), 2u);  // printed once, by rank 0
+    for (size_t i = 0; i < 2; ++i) {
+      EXPECT_EQ(rows[i]["split"], std::string(how).substr(2));
+      EXPECT_EQ(rows[i]["ranks"], 2);
+      EXPECT_GE(rows[i]["ranks_gbs"].get<double>(), rows[i]["avg_gbs"].get<double>());
+      EXPECT_GT(rows[i]["mpi_share"].get<double>(), 0.0);
+      EXPECT_LE(rows[i]["mpi_share"].get<double>(), 1.0);
+      // Rank 0 streams only its part: less model traffic per token than the whole model.
+      EXPECT_LT(rows[i]["bytes_per_token"].get<double>(), one[i]["bytes_per_token"].get<double>());
+    }
   }
 }
 

@@ -27,6 +27,8 @@
 #include "bwscope/model/llama_model.h"
 #include "bwscope/model/model_cache.h"
 #include "bwscope/model/weight_plan.h"
+#include "bwscope/parallel/mpi_world.h"
+#include "bwscope/parallel/split_run.h"
 #include "bwscope/report/bench_table.h"
 #include "bwscope/report/trace.h"
 #include "bwscope/runtime/weight_copy.h"
@@ -87,6 +89,7 @@ struct Options {
   double trace_max_mb = 512;
   std::vector<std::string> models, types, n_prompt = {"512"}, n_gen = {"128"}, batch = {"1"}, threads, kv_types;
   int64_t reps = 3;
+  int tp = 0, pp = 0;
   double window_ms = 10, threshold = 0.8, bracket_s = 0.5;
   std::optional<double> peak_bw;
   bool json = false;
@@ -206,8 +209,17 @@ void print_single_run(const study::BenchSettings& s, const RunContext& c, const 
 struct PreparedModel {
   LlamaModel model;
   bool interleaved = false;
+  EngineOptions::Split split;  // a split run's hooks; empty otherwise
 };
 PreparedModel prepare_model(const std::string& path, const Options& o, const kernels::Ops& ops) {
+  if (o.tp || o.pp) {  // this rank's part, its slices copied into the kernels' layout
+    parallel::RankPart part = parallel::join_split(load_llama(path), o.tp ? parallel::SplitKind::Tensor : parallel::SplitKind::Pipeline,
+                                                   o.tp ? o.tp : o.pp, ops, default_threads());
+    PreparedModel p{std::move(part.model)};
+    p.interleaved = p.model.layers.at(0).attn_q.interleaved;
+    p.split = std::move(part.hooks);
+    return p;
+  }
   if (o.layout == "file" && !is_hf_checkpoint_path(path)) {
     // The file's pages as readahead caches them (see refresh_page_cache), not as a writer left them.
     const int64_t t0 = meter::now_ns();
@@ -299,6 +311,8 @@ Axes read_axes(const Options& o) {
                    a.batch.size() > 1 || a.threads.size() > 1 || a.kv_types.size() > 1))
     fail("{} reports one configuration; for several give -o md, csv, json, jsonl or sql", o.json ? "--json" : "-o text");
   if (a.single && !o.runs_json.empty()) fail("--runs-json goes with the table outputs; --json already prints the run");
+  if (o.tp && o.pp) fail("give --tp or --pp, not both");
+  if ((o.tp || o.pp) && !o.trace.empty()) fail("--trace does not take a split run yet (--tp/--pp)");
   return a;
 }
 
@@ -322,9 +336,29 @@ void run_bench_cmd(const Options& o) {
   }
   // Every file is read before anything is measured: a typo in the last -m costs nothing.
   std::vector<int64_t> n_layers;
-  for (const std::string& path : paths) n_layers.push_back(load_llama(path).config.n_layers);
+  const parallel::SplitKind split_kind = o.tp ? parallel::SplitKind::Tensor : o.pp ? parallel::SplitKind::Pipeline : parallel::SplitKind::None;
+  const int ranks = o.tp ? o.tp : o.pp;
+  for (const std::string& path : paths) {
+    const LlamaModel m = load_llama(path);
+    n_layers.push_back(m.config.n_layers);
+    if (split_kind != parallel::SplitKind::None) {
+      parallel::check_split(m.config, split_kind, ranks, path);
+      parallel::check_split_types(m, split_kind, ranks);
+    }
+  }
+  // A split run: every rank runs the same tests in step; rank 0 prints and writes.
+  const bool split_run = split_kind != parallel::SplitKind::None;
+  if (split_run && !parallel::mpi_built()) fail("--{} {}: unavailable: built without MPI", parallel::split_name(split_kind), ranks);
+  if (split_run && !parallel::under_mpirun()) exec_under_mpirun(ranks);
+  parallel::World* world = split_run ? &parallel::World::get() : nullptr;
+  const bool rank0 = !world || world->rank() == 0;
 
+  // The ranks share the cores: rank 0 probes (or reads the cache) first, the others then read
+  // what it stored. No quick brackets in a split run: the ranks would probe against each other.
+  if (world && !rank0) world->barrier();
   study::ProbeInfo probe = study::load_probe(o.probe, o.probe_file);
+  if (world && rank0) world->barrier();
+  const double bracket_s = split_run ? 0.0 : o.bracket_s;
   probe.cpus = default_threads();
   auto sources = meter::counter_sources();
   meter::CounterSource* counter = nullptr;  // hardware counters beside the ledger, when the platform has any
@@ -366,20 +400,22 @@ void run_bench_cmd(const Options& o) {
   // The quick read probe before a run, on as many threads as it uses (after it too for one run).
   auto bracket = [&](int t, bool before) {
     probe.bracket_threads = std::min(t, probe.cpus);  // the cores the run uses, bracketed or not
-    if (!probe.result || o.bracket_s <= 0) return;
+    if (!probe.result || bracket_s <= 0) return;
     const int64_t t0 = meter::now_ns();
-    const double gbs = meter::quick_read_probe(probe.bracket_threads, o.bracket_s);
+    const double gbs = meter::quick_read_probe(probe.bracket_threads, bracket_s);
     (before ? probe.before_gbs : probe.after_gbs) = gbs;
     if (trace) trace->add_probe(before ? "probe before" : "probe after", t0, meter::now_ns(), probe.bracket_threads, gbs);
   };
 
   if (single) {
     PreparedModel pm = prepare_model(paths.front(), o, ops);
-    const study::BenchSettings s = settings_for(threads[0], batch[0], kv_types[0], n_prompt[0], n_gen[0]);
+    study::BenchSettings s = settings_for(threads[0], batch[0], kv_types[0], n_prompt[0], n_gen[0]);
+    s.split = pm.split;
     bracket(s.threads, true);
     study::BenchMeasurement m = study::measure_bench(pm.model, s, counter);
     bracket(s.threads, false);
     study::judge_bench(m, pm.model.layers.at(0).attn_q.type, s, probe);
+    if (!rank0) return;  // a split run's other ranks: rank 0 reports (its own ledger)
     const RunContext c{paths.front(), &pm.model, pm.interleaved, &probe, &sources};
     if (trace) {
       trace_test(*trace, "bench · " + paths.front(), m);
@@ -393,7 +429,7 @@ void run_bench_cmd(const Options& o) {
   // The table: model outermost, then KV type, batch and threads, then the tests (llama-bench's order).
   std::FILE* runs = nullptr;
   std::string runs_tmp;
-  if (!o.runs_json.empty()) {
+  if (!o.runs_json.empty() && rank0) {
     runs_tmp = o.runs_json + ".partial";
     runs = std::fopen(runs_tmp.c_str(), "w");
     if (!runs) fail("{}: cannot write: {}", runs_tmp, std::strerror(errno));
@@ -401,7 +437,9 @@ void run_bench_cmd(const Options& o) {
   report::BenchColumns columns;
   columns.n_seq = batch.size() > 1 || batch[0] != 1;
   columns.type_k = kv_types.size() > 1 || kv_types[0] != DType::F16;
-  report::BenchPrinter printer(stdout, format, columns, BWSCOPE_BUILD_COMMIT, BWSCOPE_BUILD_NUMBER);
+  columns.split = split_run;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> devnull(rank0 ? nullptr : std::fopen("/dev/null", "w"), &std::fclose);
+  report::BenchPrinter printer(rank0 ? stdout : devnull.get(), format, columns, BWSCOPE_BUILD_COMMIT, BWSCOPE_BUILD_NUMBER);
   const meter::DeviceInfo dev = meter::device_info();
   for (const std::string& path : paths) {
     PreparedModel pm = prepare_model(path, o, ops);
@@ -421,13 +459,30 @@ void run_bench_cmd(const Options& o) {
         for (int64_t t : threads)
           for (const study::BenchTest& test : tests) {
             if (test.n_gen == 0 && b != batch.front()) continue;  // -b is decode's: one prefill row per other combination
-            const study::BenchSettings s = settings_for(t, b, kv, test.n_prompt, test.n_gen);
+            study::BenchSettings s = settings_for(t, b, kv, test.n_prompt, test.n_gen);
+            s.split = pm.split;
             info.test_time = utc_now();
             probe.before_gbs.reset(), probe.after_gbs.reset();
             bracket(s.threads, true);
+            if (world) world->reset_stats();
+            const int64_t run_t0 = meter::now_ns();
             study::BenchMeasurement m = study::measure_bench(pm.model, s, counter);
+            const int64_t run_ns = meter::now_ns() - run_t0;
             study::judge_bench(m, pm.model.layers.at(0).attn_q.type, s, probe);
-            printer.row(study::bench_row(info, s, m));
+            report::BenchRow row = study::bench_row(info, s, m);
+            if (world) {  // the split's columns: every rank's bandwidth summed, rank 0's time in MPI
+              int64_t mpi_ns = 0;
+              for (const char* kind : {"allreduce", "bcast", "send", "recv"}) mpi_ns += world->stats(kind).ns;
+              const std::vector<double> gbs = world->gather((test.n_gen == 0 ? m.prefill : m.decode).avg_gbs());
+              double total = 0;
+              for (double g : gbs) total += g;
+              using report::FieldType;
+              row.fields.push_back({"split", FieldType::String, std::string(parallel::split_name(split_kind))});
+              row.fields.push_back({"ranks", FieldType::Int, std::to_string(ranks)});
+              row.fields.push_back({"ranks_gbs", FieldType::Float, fmt::format("{}", total)});
+              row.fields.push_back({"mpi_share", FieldType::Float, fmt::format("{}", double(mpi_ns) / double(std::max<int64_t>(1, run_ns)))});
+            }
+            printer.row(row);
             if (trace)
               trace_test(*trace, fmt::format("{} · {} · t{}{}{}", info.model_type, test.name(), t, s.n_gen > 0 && b > 1 ? fmt::format(" · b{}", b) : "",
                                              kv_types.size() > 1 ? fmt::format(" · kv {}", dtype_name(kv)) : ""),
@@ -480,6 +535,9 @@ void add_bench(CLI::App& app) {
       ->check(output_file());
   sub->add_option("--trace-max-mb", o->trace_max_mb, "refuse before running when the trace would be larger")
       ->capture_default_str()->check(number_range(1, 1e6));
+  sub->add_option("--tp", o->tp, "tensor parallel over N MPI ranks (launches mpirun when not under it; docs/parallel.md)")
+      ->check(whole_range(2, 64));
+  sub->add_option("--pp", o->pp, "pipeline parallel over N MPI ranks (launches mpirun when not under it)")->check(whole_range(2, 64));
   sub->add_option("--isa", o->isa, "kernel table: scalar, avx2 or avx512 (default: best for this CPU)");
   sub->add_option("--layout", o->layout,
                   "weights: auto (a private copy, interleaved where the kernels prefer it) or file (computed on the file mapping)")

@@ -35,6 +35,10 @@ std::vector<MdColumn> md_columns(const BenchColumns& c) {
   if (c.n_batch) cols.push_back({"n_batch", 7, [](const BenchRow& r) { return r.get("n_batch"); }});
   if (c.n_seq) cols.push_back({"n_seq", 5, [](const BenchRow& r) { return r.get("n_seq"); }});
   if (c.type_k) cols.push_back({"type_k", 6, [](const BenchRow& r) { return r.get("type_k"); }});
+  if (c.split) {
+    cols.push_back({"split", 6, [](const BenchRow& r) { return fmt::format("{} {}", r.get("split"), r.get("ranks")); }});
+    cols.push_back({"MPI %", 6, [](const BenchRow& r) { return fmt::format("{:.0f}", 100 * as_double(r, "mpi_share")); }});
+  }
   cols.push_back({"test", 15, [](const BenchRow& r) {
                     const int64_t p = as_int(r, "n_prompt"), n = as_int(r, "n_gen");
                     if (n == 0) return fmt::format("pp{}", p);

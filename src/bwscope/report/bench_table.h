@@ -29,6 +29,7 @@ struct BenchRow {
 // The md table's optional columns: shown when the run varies them or leaves their default.
 struct BenchColumns {
   bool n_seq = false, type_k = false, n_batch = false;
+  bool split = false;  // a split run (--tp/--pp): "split" ("tp 2") and "MPI %" columns
 };
 
 enum class BenchFormat { Md, Csv, Json, Jsonl, Sql };

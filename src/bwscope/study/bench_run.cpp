@@ -72,9 +72,11 @@ BenchMeasurement measure_bench(const LlamaModel& model, const BenchSettings& s, 
   eo.max_batch = bench_max_batch(s);
   eo.kv_type = s.kv_type;
   eo.ops = s.ops;
-  // One record per op: (embed + 8 per layer + output norm + output) per forward call.
+  eo.split = s.split;
+  // One record per op: (embed + 8 per layer + output norm + output) per forward call, and in a
+  // split run up to 2 MPI calls per layer and 2 more per call.
   const int64_t forwards = (s.reps + 1) * (s.n_gen + (s.n_prompt + eo.max_batch - 1) / eo.max_batch);
-  meter::Ledger ledger(size_t(forwards * (3 + 8 * model.config.n_layers) + 16));
+  meter::Ledger ledger(size_t(forwards * (5 + 10 * model.config.n_layers) + 16));
   eo.ledger = &ledger;
   Engine engine(model, eo);
 

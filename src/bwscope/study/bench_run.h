@@ -13,6 +13,7 @@
 
 #include "bwscope/base/dtype.h"
 #include "bwscope/engine/bench.h"
+#include "bwscope/engine/engine.h"
 #include "bwscope/kernels/ops.h"
 #include "bwscope/meter/counters.h"
 #include "bwscope/meter/phase_figures.h"
@@ -52,6 +53,7 @@ struct BenchSettings {
   double window_ms = 10, threshold = 0.8;
   std::optional<double> peak_bw;
   bool keep_records = false;  // keep the measured repetitions' ledger records (for a trace)
+  EngineOptions::Split split;  // this rank's hooks in a split run (parallel/split_run.h); empty: none
 };
 
 struct BenchMeasurement {
