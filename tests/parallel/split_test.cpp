@@ -165,6 +165,7 @@ TEST(Split, BenchRowsOfASplitRunCarryTheSplitAndEachRankStreamsLess) {
     for (size_t i = 0; i < 2; ++i) {
       EXPECT_EQ(rows[i]["split"], std::string(how).substr(2));
       EXPECT_EQ(rows[i]["ranks"], 2);
+      EXPECT_EQ(rows[i]["model_type"], one[i]["model_type"]);  // the whole model's (tiny: both "?B"; a 1B pp rank alone would be "?B" too)
       EXPECT_GE(rows[i]["ranks_gbs"].get<double>(), rows[i]["avg_gbs"].get<double>());
       EXPECT_GT(rows[i]["mpi_share"].get<double>(), 0.0);
       EXPECT_LE(rows[i]["mpi_share"].get<double>(), 1.0);

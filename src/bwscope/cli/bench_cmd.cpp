@@ -210,12 +210,15 @@ struct PreparedModel {
   LlamaModel model;
   bool interleaved = false;
   EngineOptions::Split split;  // a split run's hooks; empty otherwise
+  std::string model_type;      // of the whole model ("llama 1B Q8_0"), split or not
 };
 PreparedModel prepare_model(const std::string& path, const Options& o, const kernels::Ops& ops) {
   if (o.tp || o.pp) {  // this rank's part, its slices copied into the kernels' layout
-    parallel::RankPart part = parallel::join_split(load_llama(path), o.tp ? parallel::SplitKind::Tensor : parallel::SplitKind::Pipeline,
+    const LlamaModel full = load_llama(path);
+    parallel::RankPart part = parallel::join_split(full, o.tp ? parallel::SplitKind::Tensor : parallel::SplitKind::Pipeline,
                                                    o.tp ? o.tp : o.pp, ops, default_threads());
     PreparedModel p{std::move(part.model)};
+    p.model_type = study::bench_model_type(full);
     p.interleaved = p.model.layers.at(0).attn_q.interleaved;
     p.split = std::move(part.hooks);
     return p;
@@ -228,6 +231,7 @@ PreparedModel prepare_model(const std::string& path, const Options& o, const ker
                double(meter::now_ns() - t0) * 1e-9);
   }
   PreparedModel p{load_llama(path)};
+  p.model_type = study::bench_model_type(p.model);
   if (o.layout == "auto" && ops.prefers_interleaved(p.model.layers.at(0).attn_q.type)) {
     make_weights_private(p.model, &ops, default_threads());
     p.interleaved = p.model.layers.at(0).attn_q.interleaved;
@@ -448,7 +452,7 @@ void run_bench_cmd(const Options& o) {
     info.build_number = BWSCOPE_BUILD_NUMBER;
     info.cpu_info = dev.cpu_model;
     info.model_filename = path;
-    info.model_type = study::bench_model_type(pm.model);
+    info.model_type = pm.model_type;
     info.model_size = pm.model.weight_bytes();
     info.model_n_params = pm.model.n_params();
     info.weight_type = dtype_name(pm.model.layers.at(0).attn_q.type);
