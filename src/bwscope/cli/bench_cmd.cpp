@@ -345,15 +345,11 @@ void run_bench_cmd(const Options& o) {
   for (const std::string& path : paths) {
     const LlamaModel m = load_llama(path);
     n_layers.push_back(m.config.n_layers);
-    if (split_kind != parallel::SplitKind::None) {
-      parallel::check_split(m.config, split_kind, ranks, path);
-      parallel::check_split_types(m, split_kind, ranks);
-    }
+    if (split_kind != parallel::SplitKind::None) parallel::check_split(m, split_kind, ranks, path);
   }
   // A split run: every rank runs the same tests in step; rank 0 prints and writes.
   const bool split_run = split_kind != parallel::SplitKind::None;
-  if (split_run && !parallel::mpi_built()) fail("--{} {}: unavailable: built without MPI", parallel::split_name(split_kind), ranks);
-  if (split_run && !parallel::under_mpirun()) exec_under_mpirun(ranks);
+  if (split_run) enter_split_run(parallel::split_name(split_kind), ranks);
   parallel::World* world = split_run ? &parallel::World::get() : nullptr;
   const bool rank0 = !world || world->rank() == 0;
 
@@ -475,8 +471,7 @@ void run_bench_cmd(const Options& o) {
             study::judge_bench(m, pm.model.layers.at(0).attn_q.type, s, probe);
             report::BenchRow row = study::bench_row(info, s, m);
             if (world) {  // the split's columns: every rank's bandwidth summed, rank 0's time in MPI
-              int64_t mpi_ns = 0;
-              for (const char* kind : {"allreduce", "bcast", "send", "recv"}) mpi_ns += world->stats(kind).ns;
+              const int64_t mpi_ns = world->total().ns;
               const std::vector<double> gbs = world->gather((test.n_gen == 0 ? m.prefill : m.decode).avg_gbs());
               double total = 0;
               for (double g : gbs) total += g;

@@ -40,10 +40,12 @@ CLI::Validator output_file();
 
 // The command line main() was given (for relaunching it under mpirun).
 void set_command_line(int argc, char** argv);
-// --tp/--pp outside mpirun: replaces this process with `mpirun -np <ranks>` running this same
-// command line (--oversubscribe, --bind-to none, --allow-run-as-root as root), so a split run on
-// one machine is one command; the exit status is mpirun's. Throws Error when mpirun is missing.
-[[noreturn]] void exec_under_mpirun(int ranks);
+// Starts a split run (--tp/--pp) once its checks passed: refused without MPI in the build; outside
+// mpirun, replaces this process with `mpirun -np <ranks>` running this same command line
+// (--oversubscribe, --bind-to none, --allow-run-as-root as root), so a split run on one machine
+// is one command and the exit status is mpirun's; under mpirun, returns. Throws Error when
+// mpirun is missing.
+void enter_split_run(std::string_view flag, int ranks);
 
 // While alive, SIGINT (Ctrl-C) sets flag() instead of killing the process, so a run can stop
 // early and still write what it measured; the previous handler comes back on destruction.

@@ -88,10 +88,8 @@ void add_generate(CLI::App& app) {
     if (o->tp && o->pp) fail("give --tp or --pp, not both");
     if (split != parallel::SplitKind::None) {
       if (o->chat) fail("--chat runs in one process; --{} is for generate's one prompt", parallel::split_name(split));
-      parallel::check_split(model.config, split, ranks, path);
-      parallel::check_split_types(model, split, ranks);
-      if (!parallel::mpi_built()) fail("--{} {}: unavailable: built without MPI", parallel::split_name(split), ranks);
-      if (!parallel::under_mpirun()) exec_under_mpirun(ranks);
+      parallel::check_split(model, split, ranks, path);
+      enter_split_run(parallel::split_name(split), ranks);
     }
     // Only text needs a tokenizer: a vocabulary bwscope cannot use still runs on --tokens.
     std::string why_not = model.tokenizer_problem;
@@ -166,12 +164,9 @@ void add_generate(CLI::App& app) {
     std::string split_summary;
     if (part) {  // each rank's share and its time in MPI, gathered on rank 0
       parallel::World& world = parallel::World::get();
-      uint64_t calls = 0, bytes = 0;
-      int64_t ns = 0;
-      for (const char* kind : {"allreduce", "bcast", "send", "recv"}) {
-        const parallel::CommStats& st = world.stats(kind);
-        calls += st.calls, bytes += st.bytes_sent + st.bytes_received, ns += st.ns;
-      }
+      const parallel::CommStats st = world.total();
+      const uint64_t calls = st.calls, bytes = st.bytes_sent + st.bytes_received;
+      const int64_t ns = st.ns;
       const std::vector<std::string> lines = world.gather_text(fmt::format(
           "rank {}: weights {:.2f} GB; MPI {} calls, {:.1f} MB, {:.1f} ms ({:.1f} % of the run); clock offset {} ns (± {} ns)",
           part->rank, double(part->weight_bytes) * 1e-9, calls, double(bytes) * 1e-6, double(ns) * 1e-6,

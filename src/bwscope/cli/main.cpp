@@ -17,6 +17,7 @@
 #include "bwscope/base/error.h"
 #include "bwscope/cli/commands.h"
 #include "bwscope/model/model_cache.h"
+#include "bwscope/parallel/mpi_world.h"
 
 namespace bwscope::cli {
 
@@ -101,7 +102,9 @@ std::vector<std::string> g_command_line;
 
 void set_command_line(int argc, char** argv) { g_command_line.assign(argv, argv + argc); }
 
-void exec_under_mpirun(int ranks) {
+namespace {
+
+[[noreturn]] void exec_under_mpirun(int ranks) {
   std::string mpirun;
   if (const char* path = std::getenv("PATH"))
     for (std::string dir; const char* p = path;) {
@@ -129,6 +132,13 @@ void exec_under_mpirun(int ranks) {
   std::fflush(stderr);
   ::execv(mpirun.c_str(), argv.data());
   fail("cannot run {}: {}", mpirun, std::strerror(errno));
+}
+
+}  // namespace
+
+void enter_split_run(std::string_view flag, int ranks) {
+  if (!parallel::mpi_built()) fail("--{} {}: unavailable: built without MPI", flag, ranks);
+  if (!parallel::under_mpirun()) exec_under_mpirun(ranks);
 }
 
 int default_threads() { return int(std::max(1u, std::thread::hardware_concurrency())); }

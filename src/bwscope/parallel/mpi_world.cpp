@@ -34,6 +34,15 @@ const CommStats& World::stats(const std::string& kind) const {
   fail("no MPI call kind '{}'", kind);
 }
 
+CommStats World::total() const {
+  CommStats t;
+  for (const CommStats* s : {&allreduce_, &bcast_, &send_, &recv_}) {
+    t.calls += s->calls, t.bytes_sent += s->bytes_sent, t.bytes_received += s->bytes_received;
+    t.ns += s->ns;
+  }
+  return t;
+}
+
 void World::reset_stats() { allreduce_ = bcast_ = send_ = recv_ = CommStats{}; }
 
 #ifdef BWSCOPE_HAVE_MPI

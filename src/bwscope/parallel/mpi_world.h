@@ -49,6 +49,7 @@ class World {
 
   // Per call kind: "allreduce", "bcast", "send", "recv".
   const CommStats& stats(const std::string& kind) const;
+  CommStats total() const;  // every kind together
   void reset_stats();
 
  private:

@@ -73,6 +73,11 @@ void check_split_types(const LlamaModel& m, SplitKind kind, int ranks) {
   }
 }
 
+void check_split(const LlamaModel& model, SplitKind kind, int ranks, const std::string& path) {
+  check_split(model.config, kind, ranks, path);
+  check_split_types(model, kind, ranks);
+}
+
 LayerRange pipeline_layers(int64_t n_layers, int rank, int ranks) {
   const int64_t base = n_layers / ranks, extra = n_layers % ranks;
   LayerRange r;
@@ -83,8 +88,7 @@ LayerRange pipeline_layers(int64_t n_layers, int rank, int ranks) {
 
 LlamaModel tensor_part(const LlamaModel& full, int rank, int ranks, std::shared_ptr<std::vector<uint8_t>>& staging) {
   const LlamaConfig& c = full.config;
-  check_split(c, SplitKind::Tensor, ranks);
-  check_split_types(full, SplitKind::Tensor, ranks);
+  check_split(full, SplitKind::Tensor, ranks, "");
   LlamaModel p;
   p.config = c;
   p.config.key_length = c.head_dim();

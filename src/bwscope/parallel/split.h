@@ -24,6 +24,8 @@ std::string_view split_name(SplitKind kind);  // "tp", "pp"
 void check_split(const LlamaConfig& config, SplitKind kind, int ranks, const std::string& path = "");
 // The same for the weights' types (block sizes): run once the model is loaded.
 void check_split_types(const LlamaModel& model, SplitKind kind, int ranks);
+// Both, on a loaded model.
+void check_split(const LlamaModel& model, SplitKind kind, int ranks, const std::string& path);
 
 // Layers [first, last) of rank `rank` of `ranks` in a pipeline: as even as the count allows,
 // the earlier ranks taking the remainder.
