@@ -66,5 +66,7 @@ class AtomicFile {
 
 // Writes `text` to `path` atomically.
 void write_file_atomic(const std::string& path, std::string_view text);
+// A whole file's bytes; throws Error naming it.
+std::string read_file(const std::string& path);
 
 }  // namespace bwscope

@@ -22,6 +22,8 @@ void add_convert(CLI::App& app);
 void add_compare(CLI::App& app);
 void add_sweep(CLI::App& app);
 void add_plan(CLI::App& app);
+// Hidden: one rank of compare's split scenario, started by the runner through mpirun.
+void add_split_rank(CLI::App& app);
 
 // Parses a weight/KV type name from a flag; throws Error naming the flag.
 DType parse_type_flag(const std::string& flag, const std::string& value);

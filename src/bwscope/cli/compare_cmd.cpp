@@ -77,6 +77,12 @@ void add_compare(CLI::App& app) {
   sub->add_flag("--fused", o->fused, "also run the N requests as one batch of one engine (each weight read once per step)");
   sub->add_option("--prompts", o->prompts, "same or different prompts per instance")->capture_default_str()->check(CLI::IsMember({"same", "different"}));
   sub->add_flag("--seed-scenario", o->seed_scenario, "the original comparison: Llama 3.2 3B, F16, batch 1, prompt 512");
+  sub->add_option("--tp", o->tp, "also the model split over N MPI ranks by tensor parallelism (mpirun started for it)")
+      ->check(whole_range(2, 64));
+  sub->add_option("--pp", o->pp, "also the model split over N MPI ranks by pipeline parallelism (mpirun started for it)")
+      ->check(whole_range(2, 64));
+  sub->add_option("--micro-batches", o->micro_batches, "--pp: micro-batches per step (default: min(batch, ranks))")
+      ->check(whole_range(1, 256));
   sub->add_option("--kv-type", o->kv_type, "KV cache type: f16 or f32")->capture_default_str();
   sub->add_option("--isa", o->isa, "kernel table: scalar, avx2 or avx512 (default: best for this CPU)");
   sub->add_option("--window-ms", o->window_ms, "bandwidth series window, ms (the peak is over this)")->capture_default_str()->check(number_range(0.01, 1e5));

@@ -17,6 +17,7 @@
 #include "bwscope/base/error.h"
 #include "bwscope/cli/commands.h"
 #include "bwscope/model/model_cache.h"
+#include "bwscope/parallel/launch.h"
 #include "bwscope/parallel/mpi_world.h"
 
 namespace bwscope::cli {
@@ -105,33 +106,14 @@ void set_command_line(int argc, char** argv) { g_command_line.assign(argv, argv 
 namespace {
 
 [[noreturn]] void exec_under_mpirun(int ranks) {
-  std::string mpirun;
-  if (const char* path = std::getenv("PATH"))
-    for (std::string dir; const char* p = path;) {
-      const char* colon = std::strchr(p, ':');
-      dir.assign(p, colon ? size_t(colon - p) : std::strlen(p));
-      if (!dir.empty() && ::access((dir + "/mpirun").c_str(), X_OK) == 0) {
-        mpirun = dir + "/mpirun";
-        break;
-      }
-      if (!colon) break;
-      path = colon + 1;
-    }
-  if (mpirun.empty()) fail("mpirun not found on PATH: a split run (--tp/--pp) needs Open MPI (scripts/setup.sh installs openmpi-bin)");
-  std::vector<std::string> args = {mpirun, "-np", std::to_string(ranks), "--oversubscribe", "--bind-to", "none"};
-  if (::geteuid() == 0) args.push_back("--allow-run-as-root");
-  std::error_code ec;
-  const std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();  // this binary, not mpirun's
-  if (ec) fail("cannot find this program's path (/proc/self/exe): {}", ec.message());
-  args.push_back(self);
-  args.insert(args.end(), g_command_line.begin() + 1, g_command_line.end());
+  std::vector<std::string> args = parallel::mpirun_command(ranks, {g_command_line.begin() + 1, g_command_line.end()});
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   std::fflush(stdout);
   std::fflush(stderr);
-  ::execv(mpirun.c_str(), argv.data());
-  fail("cannot run {}: {}", mpirun, std::strerror(errno));
+  ::execv(argv[0], argv.data());
+  fail("cannot run {}: {}", args[0], std::strerror(errno));
 }
 
 }  // namespace
@@ -161,6 +143,7 @@ int main(int argc, char** argv) {
   bwscope::cli::add_compare(app);
   bwscope::cli::add_sweep(app);
   bwscope::cli::add_plan(app);
+  bwscope::cli::add_split_rank(app);
   bwscope::cli::set_command_line(argc, argv);
   try {
     app.parse(argc, argv);

@@ -319,7 +319,7 @@ std::span<const float> Engine::forward(std::span<const BatchToken> batch) {
   for (const BatchToken& b : batch) n_logits += b.logits;
   if (split.send_hidden) {  // a stage before the last: on to the next, then its logits back
     comm(-1, n_tok * d, [&] { split.send_hidden(s.x.data(), n_tok * d); });
-    if (n_logits == 0) return {};
+    if (n_logits == 0 || !split.share_logits) return {};  // no hook: the caller hears from the last stage
     comm(-1, n_logits * c.n_vocab, [&] { split.share_logits(s.logits.data(), n_logits * c.n_vocab); });
     return {s.logits.data(), size_t(n_logits * c.n_vocab)};
   }

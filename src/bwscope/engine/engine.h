@@ -36,7 +36,8 @@ struct EngineOptions {
     // embedding) and goes to the next (instead of the output head)...
     std::function<void(float* data, int64_t n)> recv_hidden;
     std::function<void(const float* data, int64_t n)> send_hidden;
-    // ...and the last stage's logits reach every stage, so each returns the same logits.
+    // ...and the last stage's logits reach every stage, so each returns the same logits
+    // (without this hook a stage before the last returns no logits).
     std::function<void(float* data, int64_t n)> share_logits;
   } split;
 };

@@ -31,19 +31,20 @@ const CommStats& World::stats(const std::string& kind) const {
   if (kind == "bcast") return bcast_;
   if (kind == "send") return send_;
   if (kind == "recv") return recv_;
+  if (kind == "allgather") return allgather_;
   fail("no MPI call kind '{}'", kind);
 }
 
 CommStats World::total() const {
   CommStats t;
-  for (const CommStats* s : {&allreduce_, &bcast_, &send_, &recv_}) {
+  for (const CommStats* s : {&allreduce_, &bcast_, &send_, &recv_, &allgather_}) {
     t.calls += s->calls, t.bytes_sent += s->bytes_sent, t.bytes_received += s->bytes_received;
     t.ns += s->ns;
   }
   return t;
 }
 
-void World::reset_stats() { allreduce_ = bcast_ = send_ = recv_ = CommStats{}; }
+void World::reset_stats() { allreduce_ = bcast_ = send_ = recv_ = allgather_ = CommStats{}; }
 
 #ifdef BWSCOPE_HAVE_MPI
 
@@ -122,6 +123,28 @@ void World::recv(float* data, int64_t n, int from) {
         [&] { check(MPI_Recv(data, count_of(n), MPI_FLOAT, from, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv"); });
 }
 
+void World::send_ids(const int32_t* ids, int64_t n, int to) {
+  timed(send_, uint64_t(n) * sizeof(int32_t), 0,
+        [&] { check(MPI_Send(ids, count_of(n), MPI_INT32_T, to, 3, MPI_COMM_WORLD), "MPI_Send"); });
+}
+
+void World::recv_ids(int32_t* ids, int64_t n, int from) {
+  timed(recv_, 0, uint64_t(n) * sizeof(int32_t),
+        [&] { check(MPI_Recv(ids, count_of(n), MPI_INT32_T, from, 3, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv"); });
+}
+
+void World::all_gather(const float* data, int64_t n, float* all) {
+  const uint64_t bytes = uint64_t(n) * sizeof(float);
+  timed(allgather_, bytes * uint64_t(size_ - 1), bytes * uint64_t(size_ - 1), [&] {
+    check(MPI_Allgather(data, count_of(n), MPI_FLOAT, all, count_of(n), MPI_FLOAT, MPI_COMM_WORLD), "MPI_Allgather");
+  });
+}
+
+void World::abort(int code) {
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);
+}
+
 void World::barrier() { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
 
 std::vector<double> World::gather(double value) {
@@ -183,6 +206,10 @@ void World::broadcast(float*, int64_t, int) { unavailable(); }
 void World::send(const float*, int64_t, int) { unavailable(); }
 void World::recv(float*, int64_t, int) { unavailable(); }
 void World::barrier() { unavailable(); }
+void World::send_ids(const int32_t*, int64_t, int) { unavailable(); }
+void World::recv_ids(int32_t*, int64_t, int) { unavailable(); }
+void World::all_gather(const float*, int64_t, float*) { unavailable(); }
+void World::abort(int code) { std::_Exit(code); }
 std::vector<double> World::gather(double) { unavailable(); }
 std::vector<std::string> World::gather_text(const std::string&) { unavailable(); }
 int64_t World::clock_offset_ns() { unavailable(); }

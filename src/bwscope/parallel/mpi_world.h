@@ -35,6 +35,14 @@ class World {
   void broadcast(float* data, int64_t n, int root);
   void send(const float* data, int64_t n, int to);
   void recv(float* data, int64_t n, int from);
+  // Token ids (a pipeline's last stage tells the first what it sampled); counted as send/recv.
+  void send_ids(const int32_t* ids, int64_t n, int to);
+  void recv_ids(int32_t* ids, int64_t n, int from);
+  // Every rank's `n` floats, in rank order, into `all` (n × size) on every rank (MPI_Allgather).
+  void all_gather(const float* data, int64_t n, float* all);
+  // Ends every rank of the run (MPI_Abort): for a rank that cannot go on while the others
+  // wait for it in a collective.
+  [[noreturn]] void abort(int code);
   void barrier();
   // Every rank's value, on rank 0 (MPI_Gather); empty elsewhere.
   std::vector<double> gather(double value);
@@ -47,7 +55,7 @@ class World {
   int64_t clock_offset_ns();
   int64_t round_trip_ns() const { return round_trip_ns_; }
 
-  // Per call kind: "allreduce", "bcast", "send", "recv".
+  // Per call kind: "allreduce", "bcast", "send", "recv", "allgather".
   const CommStats& stats(const std::string& kind) const;
   CommStats total() const;  // every kind together
   void reset_stats();
@@ -56,7 +64,7 @@ class World {
   World();
   int rank_ = 0, size_ = 1;
   int64_t round_trip_ns_ = 0;
-  CommStats allreduce_, bcast_, send_, recv_;
+  CommStats allreduce_, bcast_, send_, recv_, allgather_;
 };
 
 }  // namespace bwscope::parallel

@@ -224,6 +224,8 @@ std::string render_html(const CompareReport& r) {
   h += "</table>\n";
   for (const ScenarioFigures& s : r.scenarios)
     if (s.decode_verdict) h += fmt::format("<p class=\"sub\"><b>{}</b>, decode: {}</p>\n", esc(s.name), esc(s.decode_verdict->reason));
+  for (const ScenarioFigures& s : r.scenarios)
+    if (!s.split.empty()) h += fmt::format("<p class=\"sub\"><b>{}</b>: {}</p>\n", esc(s.name), esc(split_line(s, baseline_digest(r))));
   h += "<h2>How it was measured</h2>\n<ul>";
   h += "<li>Roofs: " + esc(probe_line(r)) +
        fmt::format(". An instance is judged against what its own cores read, the instances together against the device; "

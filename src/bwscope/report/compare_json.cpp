@@ -52,7 +52,14 @@ ojson instance_json(const InstanceFigures& g) {
                  {"weights_mapping", g.weights_inode ? ojson{{"inode", g.weights_inode}, {"rss_bytes", g.weights_rss_bytes}} : ojson(nullptr)}};
   j["prefill_verdict"] = verdict_json(g.prefill_verdict);
   j["decode_verdict"] = verdict_json(g.decode_verdict);
+  j["tokens_digest"] = g.tokens_digest ? ojson(fmt::format("{:016x}", g.tokens_digest)) : ojson(nullptr);
   return j;
+}
+
+// A split run's rank: its MPI share and clock (null for an instance of its own).
+ojson rank_json(const InstanceFigures& g) {
+  return {{"comm_share", g.comm_share}, {"compute_share", g.compute_share}, {"comm_bytes_per_step", g.comm_bytes_per_step},
+          {"clock_offset_us", g.clock_offset_us}, {"clock_round_trip_us", g.clock_round_trip_us}};
 }
 
 ojson scenario_json(const ScenarioFigures& s, double window_ms) {
@@ -88,7 +95,13 @@ ojson scenario_json(const ScenarioFigures& s, double window_ms) {
   a["decode_verdict"] = verdict_json(s.decode_verdict);
   j["aggregate"] = a;
   j["instances"] = ojson::array();
-  for (const InstanceFigures& g : s.instances) j["instances"].push_back(instance_json(g));
+  for (const InstanceFigures& g : s.instances) {
+    j["instances"].push_back(instance_json(g));
+    if (!s.split.empty()) j["instances"].back()["split"] = rank_json(g);
+  }
+  j["split"] = s.split.empty() ? ojson(nullptr)
+                               : ojson{{"kind", s.split}, {"ranks", s.n_instances}, {"micro_batches", s.micro_batches},
+                                       {"bubble", s.bubble}, {"comm_share", s.comm_share}};
   j["series"] = {{"t0_ns", s.t0_ns}, {"window_ms", window_ms}, {"instances_gbs", s.instance_gbs}, {"total_gbs", s.device_gbs}};
   return j;
 }

@@ -51,6 +51,7 @@ void judge_scenario(const CompareReport& r, ScenarioFigures& s) {
 }
 
 std::string per_instance_tps(const ScenarioFigures& s) {
+  if (!s.split.empty() && !s.instances.empty()) return fmt::format("{:.1f}", s.instances[0].decode_tokens_per_s);  // one model
   std::string out;
   for (const InstanceFigures& g : s.instances) out += (out.empty() ? "" : " + ") + fmt::format("{:.1f}", g.decode_tokens_per_s);
   return out;
@@ -76,6 +77,23 @@ std::vector<std::string> row(const ScenarioFigures& s) {
 std::vector<std::string> header(const CompareReport& r) {
   return {"scenario", "avg GB/s", fmt::format("peak GB/s ({:g} ms)", r.window_ms), "prefill GB/s", "decode GB/s", "TTFT ms",
           "TPOT p50 / p99 ms", "tok/s each", "tok/s total", "planned GiB", "resident GiB", "overlap", "decode verdict"};
+}
+
+// What each split scenario saves and costs, in one sentence each.
+std::string split_sentences(const CompareReport& r) {
+  std::string out;
+  const double whole = r.scenarios[0].instances.empty() ? 0 : r.scenarios[0].instances[0].decode_weight_bytes_per_step;
+  for (const ScenarioFigures& s : r.scenarios) {
+    if (s.split.empty() || s.instances.empty()) continue;
+    double most = 0;
+    for (const InstanceFigures& g : s.instances) most = std::max(most, g.decode_weight_bytes_per_step);
+    out += fmt::format(" {} reads at most {:.0f} MB of weights per decode step on a rank (one instance: {:.0f} MB), spends {:.0f} % of a "
+                       "step in MPI and leaves each rank idle {:.0f} % of it{}.",
+                       s.name, most / 1e6, whole / 1e6, 100 * s.comm_share, 100 * s.bubble,
+                       s.split == "pp" ? fmt::format(" ({} micro-batch{}; the pipeline bubble)", s.micro_batches, s.micro_batches == 1 ? "" : "es")
+                                       : "");
+  }
+  return out;
 }
 
 // Which roof binds the co-located scenario's decode, in words.
@@ -121,6 +139,32 @@ std::string conclusion_for(const CompareReport& r) {
 }
 
 }  // namespace
+
+uint64_t baseline_digest(const CompareReport& r) {
+  if (r.scenarios.empty() || r.scenarios[0].instances.empty() || !r.scenarios[0].instances[0].completed) return 0;
+  return r.scenarios[0].instances[0].tokens_digest;
+}
+
+std::string split_line(const ScenarioFigures& s, uint64_t baseline_digest) {
+  std::string out = fmt::format("{} over {} ranks", s.split, s.n_instances);
+  if (s.split == "pp") out += fmt::format(" in {} micro-batch{}", s.micro_batches, s.micro_batches == 1 ? "" : "es");
+  out += "; of a decode step, ";
+  for (size_t k = 0; k < s.instances.size(); ++k) {
+    const InstanceFigures& g = s.instances[k];
+    out += fmt::format("{}{} {:.0f} % in MPI ({:.2f} MB per step), {:.0f} % computing", k ? "; " : "", g.name, 100 * g.comm_share,
+                       g.comm_bytes_per_step / 1e6, 100 * g.compute_share);
+  }
+  out += fmt::format("; bubble {:.0f} %", 100 * s.bubble);
+  if (baseline_digest && s.completed && !s.instances.empty() && s.instances[0].tokens_digest)
+    out += s.instances[0].tokens_digest == baseline_digest ? "; the same tokens as 1 instance"
+                                                          : "; tokens differ from 1 instance's (a changed summation order can flip a near tie)";
+  std::string clocks;
+  for (size_t k = 1; k < s.instances.size(); ++k)
+    clocks += fmt::format("{}rank {} {:+.1f} ± {:.1f} µs", clocks.empty() ? "" : ", ", k, s.instances[k].clock_offset_us,
+                          s.instances[k].clock_round_trip_us / 2);
+  if (!clocks.empty()) out += "; clocks against rank 0 (applied): " + clocks;
+  return out;
+}
 
 std::string format_ms(double v) {
   return v < 1 ? fmt::format("{:.3f}", v) : v < 10 ? fmt::format("{:.2f}", v) : fmt::format("{:.1f}", v);
@@ -175,11 +219,13 @@ void finish_report(CompareReport& r) {
       if (r.scenarios[i].tokens_per_s > r.scenarios[best_tps].tokens_per_s) best_tps = i;
       if (r.scenarios[i].tpot_p50_ms < r.scenarios[best_lat].tpot_p50_ms) best_lat = i;
     }
-    r.conclusion += fmt::format(" Of the co-located scenarios, {} gives the best aggregate throughput ({:.1f} tok/s) and {} the best "
+    const bool ways = std::any_of(r.scenarios.begin(), r.scenarios.end(), [](const ScenarioFigures& s) { return s.kind == "wide"; });
+    r.conclusion += fmt::format(" Of the {}, {} gives the best aggregate throughput ({:.1f} tok/s) and {} the best "
                                 "latency (TPOT p50 {} ms).",
-                                r.scenarios[best_tps].name, r.scenarios[best_tps].tokens_per_s, r.scenarios[best_lat].name,
-                                ms_str(r.scenarios[best_lat].tpot_p50_ms));
+                                ways ? "ways of using these CPUs" : "co-located scenarios", r.scenarios[best_tps].name,
+                                r.scenarios[best_tps].tokens_per_s, r.scenarios[best_lat].name, ms_str(r.scenarios[best_lat].tpot_p50_ms));
   }
+  r.conclusion += split_sentences(r);
 }
 
 std::string verdict_short(const std::optional<meter::Verdict>& v) {
@@ -246,6 +292,7 @@ std::string render_table(const CompareReport& r) {
       if (!g.completed) out += fmt::format("  FAILED: {}", g.error);
       out += "\n";
     }
+    if (!s.split.empty()) out += "  " + split_line(s, baseline_digest(r)) + "\n";
     if (s.resident_bytes) out += fmt::format("  resident {:.2f} GiB ({}); planned {:.2f} GiB\n", gib(s.resident_bytes), s.resident_how, gib(s.memory_bytes));
     if (s.decode_verdict) out += fmt::format("  decode: {}\n", s.decode_verdict->reason);
     if (s.prefill_verdict) out += fmt::format("  prefill: {}\n", s.prefill_verdict->reason);
@@ -285,6 +332,8 @@ std::string render_markdown(const CompareReport& r) {
   for (const Ratio& q : r.ratios)
     out += fmt::format("- **{} vs {}**: decode bandwidth {}, peak {}; TPOT p50 {}; aggregate throughput ×{:.2f}\n", q.scenario,
                        q.baseline, signed_pct(q.decode_gbs_pct), signed_pct(q.peak_gbs_pct), signed_pct(q.tpot_p50_pct), q.throughput_x);
+  for (const ScenarioFigures& s : r.scenarios)
+    if (!s.split.empty()) out += fmt::format("- **{}**: {}\n", s.name, split_line(s, baseline_digest(r)));
   out += "\n" + r.conclusion + "\n";
   if (r.incomplete) {
     out += "\n**Incomplete:**\n";

@@ -97,6 +97,12 @@ std::string format_ms(double ms);
 std::string verdict_short(const std::optional<meter::Verdict>& verdict);
 // The roofs in one line (the device's, one instance's cores', the brackets' drift).
 std::string probe_line(const CompareReport& report);
+// A split scenario in one line: each rank's shares of a decode step in MPI and computing, the
+// bytes MPI moved per step, the bubble, whether its tokens equal those of the run with
+// `baseline_digest` (0: not said), and the ranks' clock offsets.
+std::string split_line(const ScenarioFigures& s, uint64_t baseline_digest);
+// The single instance's tokens digest (scenarios[0]'s first instance), 0 when unknown.
+uint64_t baseline_digest(const CompareReport& r);
 // What the instances computed on, in one line (the shared copy and its repack time, ...).
 std::string weights_line(const CompareReport& report);
 

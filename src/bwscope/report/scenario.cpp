@@ -30,9 +30,10 @@ double ms(double s) { return s * 1e3; }
 
 }  // namespace
 
-std::vector<meter::Span> busy_intervals(std::span<const meter::Record> records, int64_t gap_ns) {
+std::vector<meter::Span> busy_intervals(std::span<const meter::Record> records, int64_t gap_ns, bool computing_only) {
   std::vector<meter::Span> spans;
-  for (const meter::Record& r : records) spans.push_back({r.t_begin_ns, r.t_end_ns});
+  for (const meter::Record& r : records)
+    if (!computing_only || r.op != meter::Op::Comm) spans.push_back({r.t_begin_ns, r.t_end_ns});
   std::sort(spans.begin(), spans.end(), [](const meter::Span& a, const meter::Span& b) { return a.t0_ns < b.t0_ns; });
   std::vector<meter::Span> merged;
   for (const meter::Span& s : spans) {
@@ -131,6 +132,7 @@ ScenarioFigures scenario_figures(const ColocateResult& result, const std::string
     g.pss_bytes = r.pss_bytes;
     g.weights_inode = r.weights_inode;
     g.weights_rss_bytes = r.weights_rss_bytes;
+    g.tokens_digest = r.tokens_digest;
     f.cpus_used += int(r.cpus.size());
     // Resident weights: a private copy per instance, a shared copy or file once.
     if (r.weights == WeightMode::Private) f.memory_bytes += r.weight_bytes;
@@ -140,13 +142,41 @@ ScenarioFigures scenario_figures(const ColocateResult& result, const std::string
     f.tokens_per_s += g.decode_tokens_per_s;
     f.ttft_max_ms = std::max(f.ttft_max_ms, g.ttft_ms);
     f.ttft_ms += g.ttft_ms / double(result.instances.size());
+    if (!result.split.empty()) {
+      double comm_ns = 0, compute_ns = 0, comm_bytes = 0;
+      for (const meter::Record& rec : r.records) {
+        if (rec.phase != meter::Phase::Decode) continue;
+        (rec.op == meter::Op::Comm ? comm_ns : compute_ns) += double(rec.t_end_ns - rec.t_begin_ns);
+        if (rec.op == meter::Op::Comm) comm_bytes += double(rec.act_bytes);
+      }
+      const double span = double(dec.span.t1_ns - dec.span.t0_ns);
+      g.comm_share = dec.span.empty() ? 0 : comm_ns / span;
+      g.compute_share = dec.span.empty() ? 0 : compute_ns / span;
+      g.comm_bytes_per_step = g.steps_done > 1 ? comm_bytes / double(g.steps_done - 1) : 0;
+      g.clock_offset_us = double(r.clock_offset_ns) * 1e-3;
+      g.clock_round_trip_us = double(r.clock_round_trip_ns) * 1e-3;
+    }
     all.insert(all.end(), r.records.begin(), r.records.end());
-    busy.push_back(busy_intervals(r.records));
+    busy.push_back(busy_intervals(r.records, 100'000, !result.split.empty()));
     if (have_span) parts.push_back(meter::bandwidth_series(r.records, result.go_ns, result.end_ns, width_ns));
     f.instances.push_back(std::move(g));
   }
   f.resident_bytes = result.resident_bytes;
   f.resident_how = result.resident_how;
+  if (!result.split.empty() && !result.instances.empty()) {
+    // One model on every rank: its requests, tokens and latency are rank 0's, once.
+    const InstanceFigures& r0 = f.instances[0];
+    f.split = result.split;
+    f.micro_batches = result.micro_batches;
+    f.n_requests = int(r0.batch);
+    f.tokens_per_s = r0.decode_tokens_per_s;
+    f.ttft_ms = f.ttft_max_ms = r0.ttft_ms;
+    tpots = result.instances[0].tpot_s();
+    double idle = 0, comm = 0;
+    for (const InstanceFigures& g : f.instances) idle += 1 - g.compute_share, comm += g.comm_share;
+    f.bubble = idle / double(f.instances.size());
+    f.comm_share = comm / double(f.instances.size());
+  }
   f.tpot_p50_ms = ms(meter::percentile(tpots, 0.5));
   f.tpot_p99_ms = ms(meter::percentile(tpots, 0.99));
   for (const InstanceFigures& g : f.instances) f.bytes += g.bytes;

@@ -41,6 +41,12 @@ struct InstanceFigures {
   uint64_t rss_bytes = 0, pss_bytes = 0, weights_inode = 0, weights_rss_bytes = 0;
   // Against the roofs of its own cores and the device's (filled by the caller from the probe).
   std::optional<meter::Verdict> prefill_verdict, decode_verdict;
+  // A split run's rank, over its decode span (first to last decode record): the share of it
+  // spent in MPI calls (waiting included) and computing (every other op), the bytes its MPI
+  // calls moved per decode step, and its clock against rank 0's.
+  double comm_share = 0, compute_share = 0, comm_bytes_per_step = 0;
+  double clock_offset_us = 0, clock_round_trip_us = 0;
+  uint64_t tokens_digest = 0;    // of the ids it generated (InstanceResult::tokens_digest); 0: unknown
 };
 
 struct ScenarioFigures {
@@ -74,6 +80,13 @@ struct ScenarioFigures {
   // Filled by the caller from the probe (absent without one): the mean instance against its
   // cores' roof, all of them together against the device's.
   std::optional<meter::Verdict> prefill_verdict, decode_verdict;
+  // A split run ("tp" / "pp"; empty otherwise): the instances are the ranks of one model, so
+  // tokens, TTFT and TPOT are rank 0's (every rank makes the same tokens) while bandwidth is
+  // every rank's together. bubble: the mean rank's decode time not spent computing (in MPI or
+  // waiting for another rank); overlap counts only computing.
+  std::string split;
+  int64_t micro_batches = 0;
+  double bubble = 0, comm_share = 0;
 };
 
 // Figures of a run; `width_ns` is the bandwidth series' window.
@@ -81,8 +94,10 @@ ScenarioFigures scenario_figures(const ColocateResult& result, const std::string
                                  int64_t width_ns);
 
 // Busy intervals of one instance: its records merged where they are less than `gap_ns` apart
-// (the host work between two forward calls, an argmax, is tens of microseconds).
-std::vector<meter::Span> busy_intervals(std::span<const meter::Record> records, int64_t gap_ns = 100'000);
+// (the host work between two forward calls, an argmax, is tens of microseconds);
+// `computing_only` leaves out MPI calls (a rank waiting for another is not busy).
+std::vector<meter::Span> busy_intervals(std::span<const meter::Record> records, int64_t gap_ns = 100'000,
+                                        bool computing_only = false);
 // Total time during which every list has an interval open (each list sorted, disjoint).
 double overlap_seconds(const std::vector<std::vector<meter::Span>>& lists);
 

@@ -278,7 +278,9 @@ MemoryPlan plan_memory(const std::vector<InstanceSpec>& specs, const ColocateOpt
     m.instances.push_back({p.spec.name, p.spec.model_path, h.weight_bytes, em.kv_bytes, em.scratch_bytes});
     m.kv_bytes += em.kv_bytes;
     m.scratch_bytes += em.scratch_bytes;
-    if (o.weights == WeightMode::Private) m.weights_resident += h.weight_bytes;
+    // A split run's rank holds about its share of the model (tensor parallel replicates the
+    // embedding and the output besides).
+    if (o.weights == WeightMode::Private) m.weights_resident += o.split.kind.empty() ? h.weight_bytes : h.weight_bytes / plans.size();
   }
   // Shared: each model's copy once (the object's size once it is made); file: the file's
   // pages once, whoever maps them.
@@ -291,6 +293,12 @@ MemoryPlan plan_memory(const std::vector<InstanceSpec>& specs, const ColocateOpt
   m.available_bytes = o.assume_available_bytes > 0 ? o.assume_available_bytes : mem_available_bytes();
   if (prepared) m.available_bytes += prepared->shared_bytes();
   return m;
+}
+
+uint64_t tokens_digest(uint64_t digest, std::span<const int32_t> ids) {
+  for (int32_t id : ids)
+    for (int b = 0; b < 4; ++b) digest = (digest ^ ((uint32_t(id) >> (8 * b)) & 0xff)) * 0x100000001b3ull;
+  return digest;
 }
 
 }  // namespace bwscope

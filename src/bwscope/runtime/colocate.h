@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -111,6 +112,16 @@ struct ColocateOptions {
   // When it becomes non-zero (a SIGINT handler sets it), every instance stops after its
   // current step and the runner returns what was measured, marked interrupted.
   const volatile std::sig_atomic_t* stop = nullptr;
+  // A split run: the specs are the ranks of ONE model split over them (the same model, batch
+  // and lengths), started together by mpirun as one MPI program (parallel/split_scenario.h),
+  // each pinned to its partition's CPUs and holding only its part of the weights (private).
+  struct Split {
+    std::string kind;         // "tp" or "pp"; empty: not a split run
+    // pp: the batch goes through the stages in this many micro-batches, so the stages work on
+    // different ones at once; 0: min(batch, ranks).
+    int64_t micro_batches = 0;
+    bool vocab_split = false;  // tp: the output (and embedding) split by vocabulary, logits gathered
+  } split;
 };
 
 struct InstanceResult {
@@ -136,6 +147,13 @@ struct InstanceResult {
   uint64_t rss_bytes = 0, pss_bytes = 0;
   uint64_t weights_inode = 0, weights_rss_bytes = 0;
   uint64_t records_dropped = 0;
+  // A split run's rank: rank 0's clock minus this rank's (its times are shifted by it, so every
+  // rank is on rank 0's clock) and the ping-pong round trip that bounds it.
+  int64_t clock_offset_ns = 0, clock_round_trip_ns = 0;
+  // FNV-1a over the ids it generated, step by step, sequence by sequence (tokens_digest()):
+  // equal digests mean the same tokens. 0 when this engine never saw the ids (a middle
+  // pipeline stage).
+  uint64_t tokens_digest = 0;
   std::vector<meter::Record> records;  // this instance's ledger (records carry its index)
 
   int64_t steps_done() const { return int64_t(token_ns.size()); }
@@ -157,9 +175,15 @@ struct ColocateResult {
   int64_t end_ns = 0;         // the last instance's end
   bool interrupted = false;
   bool fused = false;
+  std::string split;          // "tp" / "pp": the instances are the ranks of one split model
+  int64_t micro_batches = 0;  // pp: as run
   bool all_completed() const;
   std::vector<std::string> failures() const;  // "B: killed by signal 9 (Killed)" per failed instance
 };
+
+// Folds `ids` into an InstanceResult::tokens_digest (start from kTokensDigestSeed).
+constexpr uint64_t kTokensDigestSeed = 0xcbf29ce484222325ull;
+uint64_t tokens_digest(uint64_t digest, std::span<const int32_t> ids);
 
 // Memory the instances need beside each other, and what the machine has.
 struct MemoryPlan {
@@ -190,6 +214,10 @@ uint64_t mem_available_bytes();   // /proc/meminfo MemAvailable; throws Error wh
 
 // CPUs this process may run on (sched_getaffinity), in order.
 std::vector<int> allowed_cpus();
+
+// A pipeline's micro-batches as run: the asked count (or the ranks) within 1..batch; 0 when
+// `split` is not a pipeline.
+int64_t split_micro_batches(const ColocateOptions::Split& split, int64_t batch, int ranks);
 
 // Runs the instances; returns when all have finished, failed or stopped. Throws Error before
 // starting anything when the configuration is impossible or the memory plan does not fit.

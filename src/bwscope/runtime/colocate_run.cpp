@@ -17,10 +17,13 @@
 #include <tuple>
 
 #include "bwscope/base/error.h"
+#include "bwscope/base/mapped_file.h"
+#include "bwscope/parallel/launch.h"
 #include "bwscope/runtime/colocate.h"
 #include "bwscope/runtime/instance_run.h"
 #include "bwscope/runtime/live_rate.h"
 #include "bwscope/runtime/proc_memory.h"
+#include "bwscope/runtime/split_plan.h"
 
 namespace bwscope {
 namespace {
@@ -324,7 +327,133 @@ void run_processes(const std::vector<InstancePlan>& plans, const ColocateOptions
   monitor.apply_memory(result);
 }
 
+
+// A directory of its own under $TMPDIR (or /tmp), removed with everything in it.
+class TempDir {
+ public:
+  explicit TempDir(const char* prefix) {
+    const char* base = std::getenv("TMPDIR");
+    std::string templ = fmt::format("{}/{}-XXXXXX", base && *base ? base : "/tmp", prefix);
+    if (!::mkdtemp(templ.data())) fail("cannot make a directory in {}: {}", base && *base ? base : "/tmp", std::strerror(errno));
+    path_ = templ;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// The last non-empty line of a file (what a failed rank printed), or "".
+std::string last_line(const std::string& path) {
+  std::string text;
+  try {
+    text = read_file(path);
+  } catch (const Error&) {
+    return "";
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  const size_t nl = text.find_last_of('\n');
+  return nl == std::string::npos ? text : text.substr(nl + 1);
+}
+
+// A split run: one mpirun starting the ranks (`bwscope split-rank --plan FILE`, one per
+// plan), which map the board from its file; they run in step through MPI, so a stop is a step
+// every rank stops before (Board::stop_at_step) rather than the flag alone.
+void run_split(const std::vector<InstancePlan>& plans, const ColocateOptions& o, Board& board, const std::string& dir,
+               ColocateResult& result) {
+  colo::SplitPlan sp;
+  sp.ranks = plans;
+  sp.isa = o.isa;
+  sp.kv_type = o.kv_type;
+  sp.split = o.split;
+  sp.board = dir + "/board";
+  sp.result = dir + "/result";
+  const std::string plan_path = dir + "/plan.json", log_path = dir + "/log";
+  write_file_atomic(plan_path, colo::encode_split_plan(sp));
+  std::vector<std::string> cmd = parallel::mpirun_command(int(plans.size()), {"split-rank", "--plan", plan_path});
+  std::vector<char*> argv;
+  for (std::string& a : cmd) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t pid = ::fork();
+  if (pid < 0) fail("co-location: cannot start mpirun: {}", std::strerror(errno));
+  if (pid == 0) {
+    // Its own process group: Ctrl-C reaches the runner, which stops the ranks through the board
+    // (mpirun would kill them and lose what they measured).
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    const int in = ::open("/dev/null", O_RDONLY), out = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (in >= 0) ::dup2(in, 0);
+    if (out >= 0) ::dup2(out, 1), ::dup2(out, 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  Monitor monitor(plans, o, board);
+  int status = 0;
+  int64_t kill_at_ns = 0;
+  std::vector<int> pids(plans.size(), 0);
+  for (;;) {
+    monitor.snapshot();
+    for (size_t i = 0; i < plans.size(); ++i) pids[i] = board.slots[i].pid.load();
+    const bool exited = ::waitpid(pid, &status, WNOHANG) == pid;
+    if (exited) {
+      for (size_t i = 0; i < plans.size(); ++i)
+        if (!colo::finished(board.slots[i].state.load())) board.slots[i].state.store(colo::kFailed);
+    }
+    monitor.tick(&result.interrupted, pids);
+    if (board.stop.load() && board.stop_at_step.load() == 0) {
+      // Ahead of every rank: the ranks are at most a step apart (each step ends in a collective).
+      int64_t most = 0;
+      for (size_t i = 0; i < plans.size(); ++i) most = std::max(most, board.slots[i].steps_done.load());
+      board.stop_at_step.store(most + 2);
+      kill_at_ns = meter::now_ns() + 15'000'000'000;
+    }
+    if (kill_at_ns > 0 && meter::now_ns() > kill_at_ns && !exited) ::kill(pid, SIGKILL);  // did not stop within 15 s
+    if (exited) break;
+    sleep_ms(20);
+  }
+  monitor.report(meter::now_ns(), pids);
+  std::vector<InstanceResult> ranks;
+  std::string bytes;
+  try {
+    bytes = read_file(sp.result);
+  } catch (const Error&) {
+  }
+  const bool clean_exit = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (!(clean_exit && colo::decode_results(bytes, ranks) && ranks.size() == plans.size())) {
+    const std::string said = last_line(log_path);
+    ranks.clear();
+    for (size_t i = 0; i < plans.size(); ++i) {
+      InstanceResult r;
+      r.name = plans[i].spec.name;
+      r.model_path = plans[i].spec.model_path;
+      r.threads = plans[i].threads;
+      r.cpus = plans[i].cpus;
+      r.batch = plans[i].spec.batch;
+      r.n_prompt = plans[i].spec.n_prompt;
+      r.n_gen = plans[i].spec.n_gen;
+      r.error = fmt::format("mpirun {} {}{}", describe_exit(status), monitor.where(i), said.empty() ? "" : ": " + said);
+      ranks.push_back(std::move(r));
+    }
+  }
+  for (size_t i = 0; i < ranks.size(); ++i) ranks[i].pid = pids[i];
+  result.instances = std::move(ranks);
+  monitor.apply_memory(result);
+}
+
 }  // namespace
+
+int64_t split_micro_batches(const ColocateOptions::Split& split, int64_t batch, int ranks) {
+  if (split.kind != "pp") return 0;
+  return std::clamp<int64_t>(split.micro_batches > 0 ? split.micro_batches : ranks, 1, batch);
+}
 
 ColocateResult run_colocated(const std::vector<InstanceSpec>& specs, const ColocateOptions& options) {
   const std::vector<InstancePlan> plans = colo::plan_instances(specs, options);
@@ -332,11 +461,17 @@ ColocateResult run_colocated(const std::vector<InstanceSpec>& specs, const Coloc
   if (!memory.fits()) fail("does not fit in memory: {}", memory.describe());
   ColocateOptions o = options;
   if (!o.prepared || o.prepared->mode != o.weights) o.prepared = prepare_weights(specs, o);
-  colo::SharedBoard board(int(plans.size()));
+  const bool split = !o.split.kind.empty();
+  std::optional<TempDir> dir;
+  if (split) dir.emplace("bwscope-split");
+  colo::SharedBoard board(int(plans.size()), split ? dir->path() + "/board" : "");
   ColocateResult result;
   result.fused = o.fused;
   result.weights = o.prepared;
-  if (o.isolation == Isolation::Thread) run_threads(plans, o, *board, result);
+  result.split = o.split.kind;
+  result.micro_batches = split_micro_batches(o.split, specs[0].batch, int(specs.size()));
+  if (split) run_split(plans, o, *board, dir->path(), result);
+  else if (o.isolation == Isolation::Thread) run_threads(plans, o, *board, result);
   else run_processes(plans, o, *board, result);
   result.go_ns = board->go_ns.load();
   for (const InstanceResult& r : result.instances) result.end_ns = std::max(result.end_ns, r.end_ns);

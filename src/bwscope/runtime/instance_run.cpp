@@ -2,7 +2,10 @@
 // schedule the board says — and keep the ledger and the time each step's tokens came out.
 #include "bwscope/runtime/instance_run.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <algorithm>
@@ -36,17 +39,75 @@ std::string_view slot_state_name(int32_t state) {
   return "?";
 }
 
-SharedBoard::SharedBoard(int n_instances) {
-  if (n_instances < 1 || n_instances > kMaxInstances) fail("co-location: {} instances (1..{} supported)", n_instances, kMaxInstances);
-  void* p = ::mmap(nullptr, sizeof(Board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+namespace {
+
+// The board's pages: anonymous, or the file `file` (created at the board's size, or opened).
+void* map_board(const std::string& file, bool create) {
+  int fd = -1;
+  if (!file.empty()) {
+    fd = create ? ::open(file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : ::open(file.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) fail("{}: cannot open the run's board: {}", file, std::strerror(errno));
+    struct stat st {};
+    if (create ? ::ftruncate(fd, sizeof(Board)) != 0 : ::fstat(fd, &st) != 0 || uint64_t(st.st_size) < sizeof(Board)) {
+      ::close(fd);
+      fail("{}: not a board of this bwscope ({} bytes expected)", file, sizeof(Board));
+    }
+  }
+  void* p = ::mmap(nullptr, sizeof(Board), PROT_READ | PROT_WRITE, MAP_SHARED | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
+  if (fd >= 0) ::close(fd);
   if (p == MAP_FAILED) fail("co-location: cannot map the shared board: {}", std::strerror(errno));
-  board_ = new (p) Board();
+  return p;
+}
+
+}  // namespace
+
+SharedBoard::SharedBoard(int n_instances, const std::string& file) : file_(file), owner_(true) {
+  if (n_instances < 1 || n_instances > kMaxInstances) fail("co-location: {} instances (1..{} supported)", n_instances, kMaxInstances);
+  board_ = new (map_board(file, true)) Board();
   board_->n = n_instances;
 }
 
+SharedBoard SharedBoard::attach(const std::string& file) {
+  SharedBoard b;
+  b.board_ = static_cast<Board*>(map_board(file, false));
+  b.file_ = file;
+  return b;
+}
+
 SharedBoard::~SharedBoard() {
-  board_->~Board();
+  if (!board_) return;
+  if (owner_) board_->~Board();
   ::munmap(board_, sizeof(Board));
+  if (owner_ && !file_.empty()) ::unlink(file_.c_str());
+}
+
+std::vector<std::vector<int32_t>> make_prompts(const std::vector<uint64_t>& seeds, int64_t n_prompt, int64_t n_vocab) {
+  const int32_t lo = int32_t(std::min<int64_t>(1000, n_vocab / 2));
+  std::vector<std::vector<int32_t>> prompts;
+  for (uint64_t seed : seeds) {
+    std::mt19937_64 rng(seed);
+    std::uniform_int_distribution<int32_t> token(lo, int32_t(n_vocab - 1));
+    std::vector<int32_t> p(static_cast<size_t>(n_prompt));
+    for (int32_t& t : p) t = token(rng);
+    prompts.push_back(std::move(p));
+  }
+  return prompts;
+}
+
+int64_t wait_for_go(const Board& board, const std::function<void()>& check) {
+  while (board.go_ns.load() == 0) {
+    check();
+    timespec ts{0, 200'000};
+    nanosleep(&ts, nullptr);
+  }
+  const int64_t go = board.go_ns.load();
+  while (meter::now_ns() < go - 1'000'000) {
+    timespec ts{0, 100'000};
+    nanosleep(&ts, nullptr);
+  }
+  while (meter::now_ns() < go) {
+  }
+  return go;
 }
 
 void pass_turn(Board& board, int from) {
@@ -100,15 +161,7 @@ class Runner {
     out_.scratch_bytes = mem.scratch_bytes;
 
     // Prompts: random ids above the special-token range, one seeded generator per sequence.
-    const int32_t lo = int32_t(std::min<int64_t>(1000, model.config.n_vocab / 2));
-    std::vector<std::vector<int32_t>> prompts;
-    for (uint64_t seed : plan_.seq_seeds) {
-      std::mt19937_64 rng(seed);
-      std::uniform_int_distribution<int32_t> token(lo, int32_t(model.config.n_vocab - 1));
-      std::vector<int32_t> p(size_t(s.n_prompt));
-      for (int32_t& t : p) t = token(rng);
-      prompts.push_back(std::move(p));
-    }
+    const std::vector<std::vector<int32_t>> prompts = make_prompts(plan_.seq_seeds, s.n_prompt, model.config.n_vocab);
 
     // Warm-up, unrecorded: faults in the weight pages and starts the workers, so the measured
     // run does not time page faults. The positions it writes are overwritten later.
@@ -123,15 +176,7 @@ class Runner {
     ledger.set_live_counter(&slot_.bytes);  // the live display's bytes, op by op
 
     slot_.state.store(kReady);
-    while (board_.go_ns.load() == 0) {
-      check_stop();
-      sleep_us(200);
-    }
-    const int64_t go = board_.go_ns.load();
-    while (meter::now_ns() < go - 1'000'000) sleep_us(100);
-    while (meter::now_ns() < go) {
-    }
-    out_.start_ns = go;
+    out_.start_ns = wait_for_go(board_, [this] { check_stop(); });
     if (o_.schedule == Schedule::Staggered && plan_.index > 0) {
       // Start when the previous instance's prefill is over: its decode then overlaps our prefill.
       slot_.state.store(kWaiting);
@@ -165,7 +210,7 @@ class Runner {
         if (t.logits) next[size_t(t.seq)] = argmax(logits.subspan(row++ * size_t(model.config.n_vocab), size_t(model.config.n_vocab)));
     }
     out_.prefill_t1_ns = meter::now_ns();
-    step_done();
+    step_done(next);
 
     // Decode: one token per sequence per step; n_gen tokens in all, the first from the prefill.
     slot_.state.store(kDecode);
@@ -183,7 +228,7 @@ class Runner {
       std::span<const float> logits = engine.forward(batch);
       for (int64_t q = 0; q < s.batch; ++q)
         next[size_t(q)] = argmax(logits.subspan(size_t(q * model.config.n_vocab), size_t(model.config.n_vocab)));
-      step_done();
+      step_done(next);
       ++steps_in_turn;
     }
     finish_records();
@@ -222,7 +267,8 @@ class Runner {
     }
     slot_.state.store(running);
   }
-  void step_done() {
+  void step_done(std::span<const int32_t> ids) {
+    out_.tokens_digest = tokens_digest(out_.tokens_digest ? out_.tokens_digest : kTokensDigestSeed, ids);
     out_.token_ns.push_back(meter::now_ns());
     slot_.steps_done.store(int64_t(out_.token_ns.size()));
   }

@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bwscope/engine/engine.h"
@@ -24,6 +26,7 @@ struct alignas(64) Slot {
   std::atomic<int32_t> state{kLoading};
   std::atomic<int64_t> steps_done{0};
   std::atomic<uint64_t> bytes{0};  // ledger model-traffic bytes since the barrier, op by op
+  std::atomic<int32_t> pid{0};     // a split run's rank: its process, for the memory measurement
 };
 
 struct Board {
@@ -33,14 +36,22 @@ struct Board {
   // Set by the runner once it has measured every instance's memory: an instance that has
   // finished keeps its engine (weights, KV cache, activations) until then.
   std::atomic<int32_t> release{0};
+  // A split run's stop: the ranks call MPI together, so each stops before the same step (set by
+  // the runner ahead of every rank's progress) rather than at once.
+  std::atomic<int64_t> stop_at_step{0};
   int32_t n = 0;
   Slot slots[kMaxInstances];
 };
 
-// A Board in anonymous shared memory (survives fork()); unmapped on destruction.
+// A Board in shared memory: anonymous (survives fork()), or in a file that the ranks of a split
+// run, started by mpirun rather than forked, map by name. Unmapped (and the file removed by its
+// maker) on destruction.
 class SharedBoard {
  public:
-  explicit SharedBoard(int n_instances);
+  explicit SharedBoard(int n_instances, const std::string& file = "");
+  // Maps the board another process made in `file`; throws Error naming it.
+  static SharedBoard attach(const std::string& file);
+  SharedBoard(SharedBoard&& other) noexcept : board_(std::exchange(other.board_, nullptr)), file_(std::move(other.file_)), owner_(other.owner_) {}
   ~SharedBoard();
   SharedBoard(const SharedBoard&) = delete;
   SharedBoard& operator=(const SharedBoard&) = delete;
@@ -48,7 +59,10 @@ class SharedBoard {
   Board* operator->() const { return board_; }
 
  private:
+  SharedBoard() = default;
   Board* board_ = nullptr;
+  std::string file_;
+  bool owner_ = false;
 };
 
 // Time-sliced: hands the turn to the next unfinished instance after `from` (keeps it when none).
@@ -72,6 +86,13 @@ EngineOptions engine_options_for(const InstancePlan& plan, const ColocateOptions
 // The kernel table of options.isa (the best this CPU has when empty); throws Error when the
 // CPU lacks it.
 const kernels::Ops& kernel_table(const ColocateOptions& options);
+
+// One prompt per seed: `n_prompt` random ids above the special-token range of `n_vocab`.
+std::vector<std::vector<int32_t>> make_prompts(const std::vector<uint64_t>& seeds, int64_t n_prompt, int64_t n_vocab);
+
+// Waits (sleeping) until the board's start barrier, then spins to it; returns it. Calls
+// `check` while it sleeps (it throws to give up).
+int64_t wait_for_go(const Board& board, const std::function<void()>& check);
 
 // Loads the model, warms up, waits at the barrier, runs prefill and decode under the schedule,
 // and fills `out`. Never throws: a failure is written to out.error and the slot's state.

@@ -31,7 +31,9 @@ std::string encode_result(const InstanceResult& r) {
                       {"n_gen", r.n_gen}, {"completed", r.completed}, {"error", r.error}, {"start_ns", r.start_ns},
                       {"token_ns", r.token_ns}, {"prefill_t0_ns", r.prefill_t0_ns}, {"prefill_t1_ns", r.prefill_t1_ns},
                       {"end_ns", r.end_ns}, {"weight_bytes", r.weight_bytes}, {"weights", std::string(weight_mode_name(r.weights))},
-                      {"kv_bytes", r.kv_bytes}, {"scratch_bytes", r.scratch_bytes}, {"records_dropped", r.records_dropped}};
+                      {"kv_bytes", r.kv_bytes}, {"scratch_bytes", r.scratch_bytes}, {"records_dropped", r.records_dropped},
+                      {"clock_offset_ns", r.clock_offset_ns}, {"clock_round_trip_ns", r.clock_round_trip_ns},
+                      {"tokens_digest", r.tokens_digest}};
   const std::string header = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::string s;
   put_u64(s, kBegin);
@@ -70,6 +72,9 @@ bool decode_result(const std::string& s, InstanceResult& r) {
     r.kv_bytes = json_integer<uint64_t>(j.at("kv_bytes"));
     r.scratch_bytes = json_integer<uint64_t>(j.at("scratch_bytes"));
     r.records_dropped = json_integer<uint64_t>(j.at("records_dropped"));
+    r.clock_offset_ns = json_integer<int64_t>(j.at("clock_offset_ns"));
+    r.clock_round_trip_ns = json_integer<int64_t>(j.at("clock_round_trip_ns"));
+    r.tokens_digest = json_integer<uint64_t>(j.at("tokens_digest"));
   } catch (const std::exception&) {  // a malformed header: json's errors, a field not an integer in range, a bad weights mode
     return false;
   }

@@ -10,6 +10,9 @@
 #include "bwscope/base/error.h"
 #include "bwscope/meter/verdict.h"
 #include "bwscope/model/model_cache.h"
+#include "bwscope/parallel/launch.h"
+#include "bwscope/parallel/mpi_world.h"
+#include "bwscope/parallel/split.h"
 
 namespace bwscope::study {
 namespace {
@@ -110,7 +113,44 @@ std::vector<Scenario> compare_scenarios(const CompareSettings& s, const Colocate
     for (InstanceSpec& f : fs) f.threads = co.cores == CoreMode::Partition ? threads * s.instances : threads;
     scenarios.push_back({fmt::format("{} × fused", s.instances), "fused", fs, fo});
   }
+  const int ranks = std::max(s.tp, s.pp);
+  if (ranks > 0) {
+    // One instance on every CPU the ranks use: the latency a split has to beat.
+    InstanceSpec wide = specs[0];
+    wide.threads = threads * ranks;
+    scenarios.push_back({fmt::format("1 instance · {} threads", wide.threads), "wide", {wide}, co});
+  }
+  for (const auto& [kind, n] : {std::pair<std::string, int>{"tp", s.tp}, {"pp", s.pp}}) {
+    if (n <= 0) continue;
+    ColocateOptions so = co;
+    so.split.kind = kind;
+    so.split.micro_batches = s.micro_batches;
+    so.weights = WeightMode::Private;  // each rank copies its own part
+    so.isolation = Isolation::Process;
+    std::vector<InstanceSpec> rank_specs;
+    for (int k = 0; k < n; ++k) {
+      InstanceSpec r = specs[0];
+      r.name = fmt::format("rank {}", k);
+      r.threads = threads;
+      rank_specs.push_back(r);
+    }
+    scenarios.push_back({fmt::format("{} {}", kind, n), kind, rank_specs, so});
+  }
   return scenarios;
+}
+
+void check_splits(const CompareSettings& s) {
+  for (const auto& [kind, n] : {std::pair<parallel::SplitKind, int>{parallel::SplitKind::Tensor, s.tp}, {parallel::SplitKind::Pipeline, s.pp}}) {
+    if (n <= 0) continue;
+    const std::string flag = fmt::format("--{} {}", parallel::split_name(kind), n);
+    if (s.models.size() > 1) fail("{}: a split runs one model; give one --model", flag);
+    parallel::check_split(load_llama(s.models[0]), kind, n, s.models[0]);
+    if (!parallel::mpi_built()) fail("{}: unavailable: built without MPI", flag);
+    if (parallel::under_mpirun())
+      fail("{}: compare starts mpirun itself for its split scenarios; run it without mpirun", flag);
+    if (parallel::find_mpirun().empty())
+      fail("{}: mpirun not found on PATH: a split run needs Open MPI (scripts/setup.sh installs openmpi-bin)", flag);
+  }
 }
 
 void check_memory(const std::vector<Scenario>& scenarios) {
@@ -184,6 +224,19 @@ std::vector<std::string> mode_notes(const CompareSettings& s, const ColocateOpti
     notes.push_back("staggered: each instance starts when the previous one has finished its prefill, so a compute-bound prefill "
                     "overlaps a bandwidth-bound decode");
   if (s.fused) notes.push_back("fused: one engine serves all requests as one batch and reads each weight once per decode step");
+  if (s.tp > 0)
+    notes.push_back(fmt::format("tp {}: one model split over {} MPI ranks started by mpirun (Megatron-style: attention by heads, the FFN by "
+                                "its hidden units, one all-reduce after attn_output and one after down; embedding and output "
+                                "replicated); each rank is pinned like an instance, copies only its part (private weights), and "
+                                "all ranks make the same tokens, so tokens/s and latency are rank 0's while bandwidth is every "
+                                "rank's together",
+                                s.tp, s.tp));
+  if (s.pp > 0)
+    notes.push_back(fmt::format("pp {}: the layers split over {} MPI ranks in consecutive stages; the hidden state goes stage to stage "
+                                "and the last stage sends the sampled ids back to the first; the batch goes through in micro-batches "
+                                "(--micro-batches, default min(batch, ranks)) so stages can work at once; 'bubble' is the mean "
+                                "rank's share of a decode step spent not computing",
+                                s.pp, s.pp));
   return notes;
 }
 
@@ -242,6 +295,7 @@ report::CompareReport run_compare(CompareSettings s, ProgressLine& display, vola
   apply_seed_scenario(s);
   if (s.instances < 2) fail("-N {}: compare needs at least 2 instances", s.instances);
   resolve_models(s, display);
+  check_splits(s);
 
   ColocateOptions co = colocate_options(s);
   co.stop = stop;
@@ -274,7 +328,7 @@ report::CompareReport run_compare(CompareSettings s, ProgressLine& display, vola
                 {"prompts", s.prompts}, {"batch", s.batch}, {"n_prompt", s.n_prompt}, {"n_gen", s.n_gen},
                 {"threads_per_instance", threads}, {"kv_type", s.kv_type}, {"isa", s.isa.empty() ? "best" : s.isa},
                 {"window_ms", s.window_ms}, {"threshold", s.threshold}, {"probe", s.probe}, {"bracket_s", s.bracket_s},
-                {"seed_scenario", s.seed_scenario}};
+                {"seed_scenario", s.seed_scenario}, {"tp", s.tp}, {"pp", s.pp}, {"micro_batches", s.micro_batches}};
   const meter::DeviceInfo dev = meter::device_info();
   rep.cpu_model = dev.cpu_model;
   rep.cpus = dev.cpus;

@@ -28,6 +28,10 @@ struct CompareSettings {
   double window_ms = 10, threshold = 0.8, bracket_s = 0.5, assume_mem_gb = 0;
   std::optional<double> peak_bw;
   bool fused = false, seed_scenario = false;
+  // Also one model split over ranks started by mpirun: tensor parallel over `tp` ranks and/or
+  // pipeline parallel over `pp` (0: none), beside one instance on as many CPUs as the ranks.
+  int tp = 0, pp = 0;
+  int64_t micro_batches = 0;             // pp: micro-batches per step (0: min(batch, ranks))
   std::string trace;                     // a Trace Event Format timeline of every scenario (report/trace.h), or none
   double trace_max_mb = 512;             // refused before running when the trace would be larger
 };
@@ -53,8 +57,11 @@ struct Scenario {
 };
 
 // The scenarios compare runs: one instance alone, then the N under each schedule asked for,
-// then fused if asked.
+// then fused if asked; with --tp/--pp, one instance on the ranks' CPUs together, then each split.
 std::vector<Scenario> compare_scenarios(const CompareSettings& s, const ColocateOptions& co, int threads);
+// Refuses a split compare cannot run, in one line, before anything loads: a split the model
+// cannot take, no MPI in the build, no mpirun, or compare itself started by mpirun.
+void check_splits(const CompareSettings& s);
 // Throws Error when a scenario does not fit in memory.
 void check_memory(const std::vector<Scenario>& scenarios);
 // Writes the shared copy (or re-reads the file) once, saying so on the display.
