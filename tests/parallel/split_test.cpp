@@ -71,6 +71,13 @@ TEST(Split, TensorPartsHoldTheirHeadsAndColumns) {
     const float* full_d = reinterpret_cast<const float*>(F.ffn_down.data);
     const float* part_d = reinterpret_cast<const float*>(L.ffn_down.data);
     for (int64_t r = 0; r < F.ffn_down.rows; r += 11) EXPECT_EQ(part_d[r * ff + ff - 1], full_d[r * F.ffn_down.cols + rank * ff + ff - 1]);
+    // The head: whole, or with --tp-head vocab its half of the vocabulary's rows; the embedding whole.
+    EXPECT_EQ(p.output.rows, full.output.rows);
+    std::shared_ptr<std::vector<uint8_t>> staging2;
+    const LlamaModel v = tensor_part(full, rank, 2, staging2, HeadSplit::Vocab);
+    EXPECT_EQ(v.output.rows, full.output.rows / 2);
+    EXPECT_EQ(v.output.data, full.output.data + size_t(rank * full.output.rows / 2) * full.output.row_bytes);
+    EXPECT_EQ(v.token_embd.rows, full.token_embd.rows);
   }
 }
 
@@ -83,6 +90,8 @@ TEST(Split, BadConfigurationsAreOneLineBeforeMpirunStarts) {
       {{"generate", model, "--tokens", "1,2", "--pp", "3"}, "--pp 3: " + model + ": more ranks than the model's 2 layers"},
       {{"generate", model, "--tokens", "1,2", "--pp", "2", "--tp", "2"}, "give --tp or --pp, not both"},
       {{"generate", model, "--tokens", "1,2", "--tp", "2"}, "--tp 2: ffn_down is q8_0, whose 32-value blocks a rank's 80 columns would cut"},
+      {{"generate", model, "--tokens", "1,2", "--pp", "2", "--tp-head", "vocab"}, "--tp-head vocab: splits a tensor-parallel head; give --tp"},
+      {{"generate", model, "--tokens", "1,2", "--tp-head", "vocab"}, "--tp-head vocab: splits a tensor-parallel head; give --tp"},
   };
   for (const auto& [args, want] : cases) {
     auto r = run_cli(args, 20);
@@ -122,12 +131,17 @@ TEST(Split, TensorAndPipelineLogitsEqualOneProcessOnBothTransports) {
     ASSERT_EQ(one.ids.size(), 32u);
     double scale = 0;
     for (float v : one.logits) scale = std::max(scale, double(std::fabs(v)));
-    for (const char* how : {"--tp", "--pp"})
+    // --tp's default head (vocab): each rank holds half the output head's rows and the logits
+    // are gathered; replicate: the whole head on each rank.
+    const std::vector<std::vector<std::string>> ways = {{"--tp", "2"}, {"--tp", "2", "--tp-head", "replicate"}, {"--pp", "2"}};
+    for (const std::vector<std::string>& how : ways)
       for (const char* btl : {"", "tcp,self"}) {
-        if (type == DType::Q8_0 && std::string(how) == "--tp") continue;
-        SCOPED_TRACE(std::string(dtype_name(type)) + " " + how + " 2, btl " + (*btl ? btl : "default"));
+        const bool pp = how[0] == "--pp";
+        if (type == DType::Q8_0 && !pp) continue;
+        SCOPED_TRACE(std::string(dtype_name(type)) + " " + how[0] + " 2" + (how.size() > 2 ? " --tp-head " + how[3] : "") + ", btl " +
+                     (*btl ? btl : "default"));
         if (*btl) ::setenv("OMPI_MCA_btl", btl, 1);  // Open MPI reads its settings from the environment too
-        const GenRun split = generate(model, dir.file("split.bin"), {how, "2"});
+        const GenRun split = generate(model, dir.file("split.bin"), how);
         ::unsetenv("OMPI_MCA_btl");
         EXPECT_EQ(split.ids, one.ids);  // every greedy step agrees
         ASSERT_EQ(split.logits.size(), one.logits.size());
@@ -135,7 +149,7 @@ TEST(Split, TensorAndPipelineLogitsEqualOneProcessOnBothTransports) {
         for (size_t i = 0; i < one.logits.size(); ++i) worst = std::max(worst, double(std::fabs(split.logits[i] - one.logits[i])));
         // Pipeline: the same sums in the same order, so equal; tensor: each rank sums its half
         // first, then the all-reduce adds the halves.
-        if (std::string(how) == "--pp") EXPECT_EQ(worst, 0.0);
+        if (pp) EXPECT_EQ(worst, 0.0);
         else EXPECT_LE(worst, 1e-5 * scale);
       }
   }

@@ -85,7 +85,7 @@ void print_phase(const char* name, const meter::PhaseFigures& f, const meter::Ve
 
 struct Options {
   std::string model, kv_type = "f16", isa, probe = "cached", probe_file, layout = "auto", output, preset = "llama-3.2-1b",
-                     runs_json, trace;
+                     runs_json, trace, tp_head;
   double trace_max_mb = 512;
   std::vector<std::string> models, types, n_prompt = {"512"}, n_gen = {"128"}, batch = {"1"}, threads, kv_types;
   int64_t reps = 3;
@@ -216,7 +216,8 @@ PreparedModel prepare_model(const std::string& path, const Options& o, const ker
   if (o.tp || o.pp) {  // this rank's part, its slices copied into the kernels' layout
     const LlamaModel full = load_llama(path);
     parallel::RankPart part = parallel::join_split(full, o.tp ? parallel::SplitKind::Tensor : parallel::SplitKind::Pipeline,
-                                                   o.tp ? o.tp : o.pp, ops, default_threads());
+                                                   o.tp ? o.tp : o.pp, ops, default_threads(),
+                                                   parallel::head_split_for(o.tp ? parallel::SplitKind::Tensor : parallel::SplitKind::Pipeline, o.tp_head));
     PreparedModel p{std::move(part.model)};
     p.model_type = study::bench_model_type(full);
     p.interleaved = p.model.layers.at(0).attn_q.interleaved;
@@ -345,8 +346,9 @@ void run_bench_cmd(const Options& o) {
   for (const std::string& path : paths) {
     const LlamaModel m = load_llama(path);
     n_layers.push_back(m.config.n_layers);
-    if (split_kind != parallel::SplitKind::None) parallel::check_split(m, split_kind, ranks, path);
+    if (split_kind != parallel::SplitKind::None) parallel::check_split(m, split_kind, ranks, path, parallel::head_split_for(split_kind, o.tp_head));
   }
+  if (split_kind == parallel::SplitKind::None && !o.tp_head.empty()) fail("--tp-head {}: splits a tensor-parallel head; give --tp", o.tp_head);
   // A split run: every rank runs the same tests in step; rank 0 prints and writes.
   const bool split_run = split_kind != parallel::SplitKind::None;
   if (split_run) enter_split_run(parallel::split_name(split_kind), ranks);
@@ -478,6 +480,7 @@ void run_bench_cmd(const Options& o) {
               using report::FieldType;
               row.fields.push_back({"split", FieldType::String, std::string(parallel::split_name(split_kind))});
               row.fields.push_back({"ranks", FieldType::Int, std::to_string(ranks)});
+              row.fields.push_back({"tp_head", FieldType::String, o.tp ? std::string(parallel::head_split_name(parallel::head_split_for(split_kind, o.tp_head))) : std::string()});
               row.fields.push_back({"ranks_gbs", FieldType::Float, fmt::format("{}", total)});
               row.fields.push_back({"mpi_share", FieldType::Float, fmt::format("{}", double(mpi_ns) / double(std::max<int64_t>(1, run_ns)))});
             }
@@ -537,6 +540,9 @@ void add_bench(CLI::App& app) {
   sub->add_option("--tp", o->tp, "tensor parallel over N MPI ranks (launches mpirun when not under it; docs/parallel.md)")
       ->check(whole_range(2, 64));
   sub->add_option("--pp", o->pp, "pipeline parallel over N MPI ranks (launches mpirun when not under it)")->check(whole_range(2, 64));
+  sub->add_option("--tp-head", o->tp_head, "--tp: the output head split by vocabulary with the logits gathered (vocab, the default: faster here, "
+                  "docs/parallel.md) or whole on every rank (replicate)")
+      ->check(CLI::IsMember({"replicate", "vocab"}));
   sub->add_option("--isa", o->isa, "kernel table: scalar, avx2 or avx512 (default: best for this CPU)");
   sub->add_option("--layout", o->layout,
                   "weights: auto (a private copy, interleaved where the kernels prefer it) or file (computed on the file mapping)")

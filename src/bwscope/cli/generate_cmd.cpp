@@ -43,7 +43,7 @@ std::vector<int32_t> parse_ids(const std::string& text) {
 
 void add_generate(CLI::App& app) {
   struct Options {
-    std::string model, prompt, tokens, dump_logits, kv_type = "f16", isa, system, layout = "auto";
+    std::string model, prompt, tokens, dump_logits, kv_type = "f16", isa, system, layout = "auto", tp_head;
     int64_t n_gen = 32, ctx = 0;
     int threads = default_threads(), tp = 0, pp = 0;
     float temperature = 0.0f, top_p = 1.0f;
@@ -72,6 +72,9 @@ void add_generate(CLI::App& app) {
       ->capture_default_str()->check(CLI::IsMember({"auto", "file"}));
   sub->add_option("--tp", o->tp, "tensor parallel over N MPI ranks (launches mpirun when not under it)")->check(whole_range(2, 64));
   sub->add_option("--pp", o->pp, "pipeline parallel over N MPI ranks (launches mpirun when not under it)")->check(whole_range(2, 64));
+  sub->add_option("--tp-head", o->tp_head, "--tp: the output head split by vocabulary with the logits gathered (vocab, the default: faster here, "
+                  "docs/parallel.md) or whole on every rank (replicate)")
+      ->check(CLI::IsMember({"replicate", "vocab"}));
   sub->add_flag("--ids", o->ids, "print token ids instead of text");
   sub->add_flag("--no-bos", o->no_bos, "do not add the BOS token before --prompt text");
   sub->add_flag("--json", o->json, "print one JSON object with the ids, text and timings");
@@ -88,8 +91,10 @@ void add_generate(CLI::App& app) {
     if (o->tp && o->pp) fail("give --tp or --pp, not both");
     if (split != parallel::SplitKind::None) {
       if (o->chat) fail("--chat runs in one process; --{} is for generate's one prompt", parallel::split_name(split));
-      parallel::check_split(model, split, ranks, path);
+      parallel::check_split(model, split, ranks, path, parallel::head_split_for(split, o->tp_head));
       enter_split_run(parallel::split_name(split), ranks);
+    } else if (!o->tp_head.empty()) {
+      fail("--tp-head {}: splits a tensor-parallel head; give --tp", o->tp_head);
     }
     // Only text needs a tokenizer: a vocabulary bwscope cannot use still runs on --tokens.
     std::string why_not = model.tokenizer_problem;
@@ -139,7 +144,8 @@ void add_generate(CLI::App& app) {
     }
     std::optional<parallel::RankPart> part;
     if (split != parallel::SplitKind::None) {
-      part = parallel::join_split(model, split, ranks, eo.ops ? *eo.ops : kernels::best_ops(), o->threads);
+      part = parallel::join_split(model, split, ranks, eo.ops ? *eo.ops : kernels::best_ops(), o->threads,
+                                  parallel::head_split_for(split, o->tp_head));
       eo.split = part->hooks;
     } else if (o->layout == "auto" && (eo.ops ? *eo.ops : kernels::best_ops()).prefers_interleaved(model.layers.at(0).attn_q.type))
       make_weights_private(model, eo.ops ? eo.ops : &kernels::best_ops(), o->threads);  // the kernels' layout, as a split rank's part

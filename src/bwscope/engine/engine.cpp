@@ -339,6 +339,8 @@ std::span<const float> Engine::forward(std::span<const BatchToken> batch) {
   float* out_y[] = {s.logits.data()};
   matmuls(out, s.xn.data(), d, n_out, out_y);
   note(meter::Op::Output, -1, t0, matmul_traffic({&model_.output}, n_out));
+  if (split.gather_logits)  // a vocabulary-split head: every rank's share to every rank
+    comm(-1, n_out * c.n_vocab, [&] { split.gather_logits(s.logits.data(), n_out, model_.output.rows); });
   if (split.share_logits)  // the last stage: its logits to the others
     comm(-1, n_out * c.n_vocab, [&] { split.share_logits(s.logits.data(), n_out * c.n_vocab); });
   return {s.logits.data(), size_t(n_out * c.n_vocab)};

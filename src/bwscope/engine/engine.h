@@ -32,6 +32,10 @@ struct EngineOptions {
     // Tensor parallel: sums the partial [n_tok × n_embd] outputs of attn_output and of down
     // over the ranks, in place, before the residual add.
     std::function<void(float* data, int64_t n)> all_reduce;
+    // ...and with the output head split by vocabulary, each rank's [rows × local] logits (its
+    // share of the vocabulary, in rank order) become the whole [rows × n_vocab] on every rank,
+    // in place.
+    std::function<void(float* logits, int64_t rows, int64_t local)> gather_logits;
     // Pipeline parallel: the hidden state comes from the previous stage (instead of the
     // embedding) and goes to the next (instead of the output head)...
     std::function<void(float* data, int64_t n)> recv_hidden;

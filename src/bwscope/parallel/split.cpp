@@ -73,9 +73,17 @@ void check_split_types(const LlamaModel& m, SplitKind kind, int ranks) {
   }
 }
 
-void check_split(const LlamaModel& model, SplitKind kind, int ranks, const std::string& path) {
+void check_split(const LlamaModel& model, SplitKind kind, int ranks, const std::string& path, HeadSplit head) {
   check_split(model.config, kind, ranks, path);
   check_split_types(model, kind, ranks);
+  if (head == HeadSplit::Vocab && kind != SplitKind::Tensor) fail("--tp-head vocab: splits a tensor-parallel head; give --tp");
+  if (head == HeadSplit::Vocab && model.output.rows % ranks)
+    fail("--tp {} --tp-head vocab: {}{}the vocabulary of {} does not divide among {} ranks", ranks, path, path.empty() ? "" : ": ",
+         model.output.rows, ranks);
+}
+
+void check_split(const LlamaModel& model, SplitKind kind, int ranks, const std::string& path) {
+  check_split(model, kind, ranks, path, HeadSplit::Replicate);
 }
 
 LayerRange pipeline_layers(int64_t n_layers, int rank, int ranks) {
@@ -86,9 +94,22 @@ LayerRange pipeline_layers(int64_t n_layers, int rank, int ranks) {
   return r;
 }
 
-LlamaModel tensor_part(const LlamaModel& full, int rank, int ranks, std::shared_ptr<std::vector<uint8_t>>& staging) {
+std::string_view head_split_name(HeadSplit h) { return h == HeadSplit::Vocab ? "vocab" : "replicate"; }
+
+HeadSplit parse_head_split(const std::string& flag, const std::string& value) {
+  if (value == "replicate") return HeadSplit::Replicate;
+  if (value == "vocab" || value.empty()) return HeadSplit::Vocab;  // the default: faster (docs/parallel.md)
+  fail("{} {}: the output head is replicate (whole on every rank) or vocab (split by vocabulary, logits gathered)", flag, value);
+}
+
+HeadSplit head_split_for(SplitKind kind, const std::string& value) {
+  if (kind != SplitKind::Tensor && value.empty()) return HeadSplit::Replicate;
+  return parse_head_split("--tp-head", value);
+}
+
+LlamaModel tensor_part(const LlamaModel& full, int rank, int ranks, std::shared_ptr<std::vector<uint8_t>>& staging, HeadSplit head) {
   const LlamaConfig& c = full.config;
-  check_split(full, SplitKind::Tensor, ranks, "");
+  check_split(full, SplitKind::Tensor, ranks, "", head);
   LlamaModel p;
   p.config = c;
   p.config.key_length = c.head_dim();
@@ -99,6 +120,10 @@ LlamaModel tensor_part(const LlamaModel& full, int rank, int ranks, std::shared_
   p.storage = full.storage;
   p.token_embd = full.token_embd;
   p.output = full.output;
+  if (head == HeadSplit::Vocab) {
+    const int64_t v = full.output.rows / ranks;
+    p.output = rows_of(full.output, rank * v, v);
+  }
   p.output_norm = full.output_norm;
   p.rope_factors = full.rope_factors;
   p.has_rope_freqs_tensor = full.has_rope_freqs_tensor;

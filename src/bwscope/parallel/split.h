@@ -18,13 +18,25 @@ namespace bwscope::parallel {
 enum class SplitKind { None, Tensor, Pipeline };
 std::string_view split_name(SplitKind kind);  // "tp", "pp"
 
+// How a tensor-parallel rank holds the output head: the whole head on every rank, or its
+// share of the vocabulary's rows, with the ranks' logits gathered after it (the embedding
+// stays whole either way: a lookup reads one row per token).
+enum class HeadSplit { Replicate, Vocab };
+std::string_view head_split_name(HeadSplit h);  // "replicate", "vocab"
+// "" is the default, vocab. Throws Error naming `flag` and the accepted values.
+HeadSplit parse_head_split(const std::string& flag, const std::string& value);
+// --tp-head's value for a split of `kind`: as parsed for tensor parallel; replicate for any
+// other split when not given (check_split refuses vocab there).
+HeadSplit head_split_for(SplitKind kind, const std::string& value);
+
 // Refuses a split the model cannot take, in one line naming the flag and the numbers: tp not
 // dividing the query heads, the KV heads or the FFN width, a slice whose columns cut a
 // quantization block; pp with more ranks than layers. `ranks` < 2 is refused too.
 void check_split(const LlamaConfig& config, SplitKind kind, int ranks, const std::string& path = "");
 // The same for the weights' types (block sizes): run once the model is loaded.
 void check_split_types(const LlamaModel& model, SplitKind kind, int ranks);
-// Both, on a loaded model.
+// Both, on a loaded model, and the head split (a vocabulary that does not divide).
+void check_split(const LlamaModel& model, SplitKind kind, int ranks, const std::string& path, HeadSplit head);
 void check_split(const LlamaModel& model, SplitKind kind, int ranks, const std::string& path);
 
 // Layers [first, last) of rank `rank` of `ranks` in a pipeline: as even as the count allows,
@@ -37,8 +49,10 @@ LayerRange pipeline_layers(int64_t n_layers, int rank, int ranks);
 // Rank `rank`'s part of `full` (loaded, in the file's layout): rows are views of the file,
 // column slices are copied into `staging`, which must outlive the part until its weights are
 // copied (make_weights_private). Norms and rope factors are copied; the config is the part's
-// (heads, KV heads, FFN width or layers).
-LlamaModel tensor_part(const LlamaModel& full, int rank, int ranks, std::shared_ptr<std::vector<uint8_t>>& staging);
+// (heads, KV heads, FFN width or layers). With HeadSplit::Vocab the output holds rows
+// [rank × V / ranks, (rank + 1) × V / ranks) of the vocabulary (refused when V does not divide).
+LlamaModel tensor_part(const LlamaModel& full, int rank, int ranks, std::shared_ptr<std::vector<uint8_t>>& staging,
+                       HeadSplit head = HeadSplit::Replicate);
 // The stage's layers; the embedding only on the first stage and the output norm and output
 // only on the last (the other stages hold empty matrices there).
 LlamaModel pipeline_part(const LlamaModel& full, int rank, int ranks);

@@ -18,6 +18,9 @@ struct RankPart {
 // Joins the MPI world (whose size must be `ranks`), splits `full` and wires the hooks: tensor
 // parallel all-reduces after attn_output and down; pipeline parallel passes the hidden state
 // to the next rank and broadcasts the last rank's logits. Throws Error naming the problem.
-RankPart join_split(const LlamaModel& full, SplitKind kind, int ranks, const kernels::Ops& ops, int threads);
+// With HeadSplit::Vocab (tensor parallel) each rank holds its share of the output head and the
+// logits are gathered (MPI_Allgather) after it.
+RankPart join_split(const LlamaModel& full, SplitKind kind, int ranks, const kernels::Ops& ops, int threads,
+                    HeadSplit head = HeadSplit::Replicate);
 
 }  // namespace bwscope::parallel

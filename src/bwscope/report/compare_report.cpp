@@ -157,7 +157,7 @@ std::string split_line(const ScenarioFigures& s, uint64_t baseline_digest) {
   out += fmt::format("; bubble {:.0f} %", 100 * s.bubble);
   if (baseline_digest && s.completed && !s.instances.empty() && s.instances[0].tokens_digest)
     out += s.instances[0].tokens_digest == baseline_digest ? "; the same tokens as 1 instance"
-                                                          : "; tokens differ from 1 instance's (a changed summation order can flip a near tie)";
+                                                          : "; tokens differ from 1 instance's (the ranks sum in another order, and quantized kernels re-quantize what they sum, which can flip a near tie)";
   std::string clocks;
   for (size_t k = 1; k < s.instances.size(); ++k)
     clocks += fmt::format("{}rank {} {:+.1f} ± {:.1f} µs", clocks.empty() ? "" : ", ", k, s.instances[k].clock_offset_us,

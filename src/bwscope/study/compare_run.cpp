@@ -125,6 +125,7 @@ std::vector<Scenario> compare_scenarios(const CompareSettings& s, const Colocate
     ColocateOptions so = co;
     so.split.kind = kind;
     so.split.micro_batches = s.micro_batches;
+    so.split.vocab_split = kind == "tp" && s.tp_head != "replicate";
     so.weights = WeightMode::Private;  // each rank copies its own part
     so.isolation = Isolation::Process;
     std::vector<InstanceSpec> rank_specs;
@@ -140,11 +141,14 @@ std::vector<Scenario> compare_scenarios(const CompareSettings& s, const Colocate
 }
 
 void check_splits(const CompareSettings& s) {
+  if (s.tp == 0 && !s.tp_head.empty()) fail("--tp-head {}: splits a tensor-parallel head; give --tp", s.tp_head);
+  if (s.pp == 0 && s.micro_batches > 0) fail("--micro-batches {}: a pipeline's; give --pp", s.micro_batches);
   for (const auto& [kind, n] : {std::pair<parallel::SplitKind, int>{parallel::SplitKind::Tensor, s.tp}, {parallel::SplitKind::Pipeline, s.pp}}) {
     if (n <= 0) continue;
     const std::string flag = fmt::format("--{} {}", parallel::split_name(kind), n);
     if (s.models.size() > 1) fail("{}: a split runs one model; give one --model", flag);
-    parallel::check_split(load_llama(s.models[0]), kind, n, s.models[0]);
+    parallel::check_split(load_llama(s.models[0]), kind, n, s.models[0],
+                          parallel::head_split_for(kind, kind == parallel::SplitKind::Tensor ? s.tp_head : ""));
     if (!parallel::mpi_built()) fail("{}: unavailable: built without MPI", flag);
     if (parallel::under_mpirun())
       fail("{}: compare starts mpirun itself for its split scenarios; run it without mpirun", flag);
@@ -226,11 +230,12 @@ std::vector<std::string> mode_notes(const CompareSettings& s, const ColocateOpti
   if (s.fused) notes.push_back("fused: one engine serves all requests as one batch and reads each weight once per decode step");
   if (s.tp > 0)
     notes.push_back(fmt::format("tp {}: one model split over {} MPI ranks started by mpirun (Megatron-style: attention by heads, the FFN by "
-                                "its hidden units, one all-reduce after attn_output and one after down; embedding and output "
-                                "replicated); each rank is pinned like an instance, copies only its part (private weights), and "
+                                "its hidden units, one all-reduce after attn_output and one after down; embedding replicated, "
+                                "output head {}); each rank is pinned like an instance, copies only its part (private weights), and "
                                 "all ranks make the same tokens, so tokens/s and latency are rank 0's while bandwidth is every "
                                 "rank's together",
-                                s.tp, s.tp));
+                                s.tp, s.tp,
+                                s.tp_head != "replicate" ? "split by vocabulary with the logits gathered (MPI_Allgather) after it" : "replicated"));
   if (s.pp > 0)
     notes.push_back(fmt::format("pp {}: the layers split over {} MPI ranks in consecutive stages; the hidden state goes stage to stage "
                                 "and the last stage sends the sampled ids back to the first; the batch goes through in micro-batches "
@@ -328,7 +333,7 @@ report::CompareReport run_compare(CompareSettings s, ProgressLine& display, vola
                 {"prompts", s.prompts}, {"batch", s.batch}, {"n_prompt", s.n_prompt}, {"n_gen", s.n_gen},
                 {"threads_per_instance", threads}, {"kv_type", s.kv_type}, {"isa", s.isa.empty() ? "best" : s.isa},
                 {"window_ms", s.window_ms}, {"threshold", s.threshold}, {"probe", s.probe}, {"bracket_s", s.bracket_s},
-                {"seed_scenario", s.seed_scenario}, {"tp", s.tp}, {"pp", s.pp}, {"micro_batches", s.micro_batches}};
+                {"seed_scenario", s.seed_scenario}, {"tp", s.tp}, {"pp", s.pp}, {"micro_batches", s.micro_batches}, {"tp_head", s.tp > 0 ? std::string(s.tp_head.empty() ? "vocab" : s.tp_head) : std::string()}};
   const meter::DeviceInfo dev = meter::device_info();
   rep.cpu_model = dev.cpu_model;
   rep.cpus = dev.cpus;

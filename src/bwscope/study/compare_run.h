@@ -32,6 +32,7 @@ struct CompareSettings {
   // pipeline parallel over `pp` (0: none), beside one instance on as many CPUs as the ranks.
   int tp = 0, pp = 0;
   int64_t micro_batches = 0;             // pp: micro-batches per step (0: min(batch, ranks))
+  std::string tp_head;                   // tp: the output head vocab (empty: the default) or replicate (parallel/split.h)
   std::string trace;                     // a Trace Event Format timeline of every scenario (report/trace.h), or none
   double trace_max_mb = 512;             // refused before running when the trace would be larger
 };
