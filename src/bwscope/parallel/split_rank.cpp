@@ -40,8 +40,11 @@ class RankRunner {
     // A pipeline's stages exchange only the sampled ids (below), not the last stage's logits.
     if (kind == SplitKind::Pipeline) part.hooks.share_logits = nullptr;
     eo.split = part.hooks;
-    const int64_t forwards = (s.batch * s.n_prompt + eo.max_batch - 1) / eo.max_batch + s.batch + s.n_gen * s.batch;
-    ledger_ = std::make_unique<meter::Ledger>(size_t(forwards * (4 + 9 * part.model.config.n_layers) + 64), uint32_t(rank_));
+    // Forward calls: the prompt's chunks (a pipeline cuts it into about `ranks` more), then
+    // one per micro-batch per step; each holds 8 ops and up to 2 MPI calls per layer, and up
+    // to 8 records outside the layers (embedding or receive, head, gather or send, the ids).
+    const int64_t forwards = (s.batch * s.n_prompt + eo.max_batch - 1) / eo.max_batch + world_.size() + s.n_gen * s.batch;
+    ledger_ = std::make_unique<meter::Ledger>(size_t(forwards * (8 + 10 * part.model.config.n_layers) + 64), uint32_t(rank_));
     eo.ledger = ledger_.get();
     Engine engine(part.model, eo);
     const EngineMemory mem = engine_memory(part.model.config, eo);

@@ -95,7 +95,7 @@ std::string timeseries_chart(const ScenarioFigures& s, const CompareReport& r, d
     for (size_t i = 0; i < v.size(); ++i) below[i] += v[i];
   }
   std::vector<std::string> names;
-  for (const InstanceFigures& g : s.instances) names.push_back("instance " + g.name);
+  for (const InstanceFigures& g : s.instances) names.push_back(s.split.empty() ? "instance " + g.name : g.name);
   const std::string legend = legend_row(f, names);
   body = phase_marks(f, s, x_max) + body;  // under the areas
   // Over 400 windows are drawn as wider bins (means of adjacent windows); the peak in the title is still per window.
@@ -134,6 +134,45 @@ std::string bar_chart(const CompareReport& r, double y_max, double y_offset) {
                      esc(title), axes(f, "", "GB/s"), body, reference_lines(f, r), legend);
 }
 
+// Split scenarios: where each rank's decode step goes — computing, inside MPI (waiting
+// included), and the rest (host work between forward calls) — one bar per rank.
+std::string step_chart(const CompareReport& r, double y_offset, double* height) {
+  struct Bar {
+    std::string label;
+    double compute, comm;
+  };
+  std::vector<Bar> bars;
+  for (const ScenarioFigures& s : r.scenarios)
+    for (const InstanceFigures& g : s.instances)
+      if (!s.split.empty()) bars.push_back({s.name + " · " + g.name, g.compute_share, g.comm_share});
+  *height = 0;
+  if (bars.empty()) return "";
+  const double l = 150, w = 880 - l - 185, top = 44, row = 26;
+  std::string body;
+  for (size_t i = 0; i < bars.size(); ++i) {
+    const Bar& b = bars[i];
+    const double y = top + row * double(i), c = w * std::clamp(b.compute, 0.0, 1.0), m = w * std::clamp(b.comm, 0.0, 1.0 - b.compute);
+    body += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="end" class="label">{}</text>)", l - 8, y + 13, esc(b.label));
+    body += fmt::format(R"(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="18" fill="{}"/>)", l, y, c, color(0));
+    body += fmt::format(R"(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="18" fill="{}"/>)", l + c, y, m, color(3));
+    body += fmt::format(R"(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="18" fill="#ddd"/>)", l + c + m, y, std::max(0.0, w - c - m));
+    body += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" class="tick">{:.0f} % computing, {:.0f} % in MPI</text>)", l + w + 8, y + 13,
+                        100 * b.compute, 100 * b.comm);
+  }
+  for (int p = 0; p <= 100; p += 25) {
+    const double x = l + w * p / 100.0, y = top + row * double(bars.size()) + 2;
+    body += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="middle" class="tick">{} %</text>)", x, y + 12, p);
+  }
+  const std::vector<std::string> fills = {color(0), color(3), "#ddd"};
+  const svg::Legend legend = svg::legend_wrapped(
+      {"computing", "in MPI (waiting included)", "the rest (host work between calls)"}, l, 26, w + 150, [&](size_t k, double x, double y_mid) {
+        return fmt::format(R"(<rect x="{:.1f}" y="{:.1f}" width="10" height="10" fill="{}"/>)", x, y_mid - 5, fills[k]);
+      });
+  *height = top + row * double(bars.size()) + 30;
+  return fmt::format(R"x(<g transform="translate(0,{:.1f})"><text x="{:.1f}" y="18" class="title">{}</text>{}{}</g>)x", y_offset, 58.0,
+                     "Where a decode step goes, per rank (what is not computing is the bubble)", legend.svg, body);
+}
+
 // Both chart kinds stacked in one <svg>.
 std::string charts_svg(const CompareReport& r) {
   double x_max = 0, y_top = r.probe.attainable_read_gbs * 1.05;
@@ -151,6 +190,9 @@ std::string charts_svg(const CompareReport& r) {
   }
   g += bar_chart(r, y_max, y + 10);
   y += 320;
+  double step_h = 0;
+  g += step_chart(r, y + 10, &step_h);
+  if (step_h > 0) y += step_h + 20;
   return fmt::format(R"(<svg xmlns="http://www.w3.org/2000/svg" width="880" height="{:.0f}" viewBox="0 0 880 {:.0f}">{}<rect width="880" height="{:.0f}" fill="white"/>{}</svg>)",
                      y, y, kSvgStyle, y, g);
 }
