@@ -76,12 +76,7 @@ class RankRunner {
     hold();
   }
 
-  void finish_records() {
-    out_.end_ns = meter::now_ns();
-    if (!ledger_) return;
-    out_.records.assign(ledger_->records().begin(), ledger_->records().end());
-    out_.records_dropped = ledger_->dropped();
-  }
+  void finish_records() { colo::take_records(ledger_.get(), out_); }
 
  private:
   // Every rank holds the whole batch and the whole head (or its gathered logits): each
@@ -262,14 +257,7 @@ int split_rank_main(const std::string& plan_path) {
   colo::Slot& slot = board->slots[world.rank()];
   slot.pid.store(int32_t(::getpid()));
   const colo::InstancePlan& ip = plan.ranks.at(size_t(world.rank()));
-  InstanceResult out;
-  out.name = ip.spec.name;
-  out.model_path = ip.spec.model_path;
-  out.threads = ip.threads;
-  out.cpus = ip.cpus;
-  out.batch = ip.spec.batch;
-  out.n_prompt = ip.spec.n_prompt;
-  out.n_gen = ip.spec.n_gen;
+  InstanceResult out = colo::planned_result(ip);
   RankRunner runner(plan, world, *board, out);
   try {
     runner.run();

@@ -310,14 +310,7 @@ void run_processes(const std::vector<InstancePlan>& plans, const ColocateOptions
     const bool clean_exit = c.exited && WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0;
     if (c.pid < 0 || !(clean_exit && colo::decode_result(c.bytes, r))) {
       // What we know without its message: the plan, and how and where it ended.
-      r = InstanceResult{};
-      r.name = plans[i].spec.name;
-      r.model_path = plans[i].spec.model_path;
-      r.threads = plans[i].threads;
-      r.cpus = plans[i].cpus;
-      r.batch = plans[i].spec.batch;
-      r.n_prompt = plans[i].spec.n_prompt;
-      r.n_gen = plans[i].spec.n_gen;
+      r = colo::planned_result(plans[i]);
       r.error = c.pid < 0 ? "not started: fork failed" : describe_exit(c.status) + " " + monitor.where(i);
     }
     r.pid = int(c.pid);
@@ -431,14 +424,7 @@ void run_split(const std::vector<InstancePlan>& plans, const ColocateOptions& o,
     const std::string said = last_line(log_path);
     ranks.clear();
     for (size_t i = 0; i < plans.size(); ++i) {
-      InstanceResult r;
-      r.name = plans[i].spec.name;
-      r.model_path = plans[i].spec.model_path;
-      r.threads = plans[i].threads;
-      r.cpus = plans[i].cpus;
-      r.batch = plans[i].spec.batch;
-      r.n_prompt = plans[i].spec.n_prompt;
-      r.n_gen = plans[i].spec.n_gen;
+      InstanceResult r = colo::planned_result(plans[i]);
       r.error = fmt::format("mpirun {} {}{}", describe_exit(status), monitor.where(i), said.empty() ? "" : ": " + said);
       ranks.push_back(std::move(r));
     }

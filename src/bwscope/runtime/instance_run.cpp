@@ -237,12 +237,7 @@ class Runner {
   }
 
   // Keeps what was measured so far (an interrupted or failing run still reports it).
-  void finish_records() {
-    out_.end_ns = meter::now_ns();
-    if (!ledger_) return;
-    out_.records.assign(ledger_->records().begin(), ledger_->records().end());
-    out_.records_dropped = ledger_->dropped();
-  }
+  void finish_records() { take_records(ledger_.get(), out_); }
 
  private:
   void check_stop() {
@@ -282,14 +277,27 @@ class Runner {
 
 }  // namespace
 
+InstanceResult planned_result(const InstancePlan& plan) {
+  InstanceResult r;
+  r.name = plan.spec.name;
+  r.model_path = plan.spec.model_path;
+  r.threads = plan.threads;
+  r.cpus = plan.cpus;
+  r.batch = plan.spec.batch;
+  r.n_prompt = plan.spec.n_prompt;
+  r.n_gen = plan.spec.n_gen;
+  return r;
+}
+
+void take_records(const meter::Ledger* ledger, InstanceResult& out) {
+  out.end_ns = meter::now_ns();
+  if (!ledger) return;
+  out.records.assign(ledger->records().begin(), ledger->records().end());
+  out.records_dropped = ledger->dropped();
+}
+
 void run_instance(const InstancePlan& plan, const ColocateOptions& options, Board& board, InstanceResult& out) {
-  out.name = plan.spec.name;
-  out.model_path = plan.spec.model_path;
-  out.threads = plan.threads;
-  out.cpus = plan.cpus;
-  out.batch = plan.spec.batch;
-  out.n_prompt = plan.spec.n_prompt;
-  out.n_gen = plan.spec.n_gen;
+  out = planned_result(plan);
   Slot& slot = board.slots[plan.index];
   Runner runner(plan, options, board, out);
   int32_t final_state = kDone;

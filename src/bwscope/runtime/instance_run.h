@@ -94,6 +94,12 @@ std::vector<std::vector<int32_t>> make_prompts(const std::vector<uint64_t>& seed
 // `check` while it sleeps (it throws to give up).
 int64_t wait_for_go(const Board& board, const std::function<void()>& check);
 
+// What an instance's result says before it has run: its plan's name, model, threads, CPUs,
+// batch and lengths.
+InstanceResult planned_result(const InstancePlan& plan);
+// The end of a run (now) and what its ledger recorded so far (none without a ledger yet).
+void take_records(const meter::Ledger* ledger, InstanceResult& out);
+
 // Loads the model, warms up, waits at the barrier, runs prefill and decode under the schedule,
 // and fills `out`. Never throws: a failure is written to out.error and the slot's state.
 void run_instance(const InstancePlan& plan, const ColocateOptions& options, Board& board, InstanceResult& out);
