@@ -215,10 +215,11 @@ struct PreparedModel {
 PreparedModel prepare_model(const std::string& path, const Options& o, const kernels::Ops& ops) {
   if (o.tp || o.pp) {  // this rank's part, its slices copied into the kernels' layout
     const LlamaModel full = load_llama(path);
-    parallel::RankPart part = parallel::join_split(full, o.tp ? parallel::SplitKind::Tensor : parallel::SplitKind::Pipeline,
-                                                   o.tp ? o.tp : o.pp, ops, default_threads(),
-                                                   parallel::head_split_for(o.tp ? parallel::SplitKind::Tensor : parallel::SplitKind::Pipeline, o.tp_head));
-    PreparedModel p{std::move(part.model)};
+    const parallel::SplitKind kind = o.tp ? parallel::SplitKind::Tensor : parallel::SplitKind::Pipeline;
+    parallel::RankPart part =
+        parallel::join_split(full, kind, o.tp ? o.tp : o.pp, ops, default_threads(), parallel::head_split_for(kind, o.tp_head));
+    PreparedModel p;
+    p.model = std::move(part.model);
     p.model_type = study::bench_model_type(full);
     p.interleaved = p.model.layers.at(0).attn_q.interleaved;
     p.split = std::move(part.hooks);
@@ -231,7 +232,8 @@ PreparedModel prepare_model(const std::string& path, const Options& o, const ker
     fmt::print(stderr, "bwscope: {}: {:.2f} GB re-read into the page cache in {:.1f} s\n", path, double(bytes) * 1e-9,
                double(meter::now_ns() - t0) * 1e-9);
   }
-  PreparedModel p{load_llama(path)};
+  PreparedModel p;
+  p.model = load_llama(path);
   p.model_type = study::bench_model_type(p.model);
   if (o.layout == "auto" && ops.prefers_interleaved(p.model.layers.at(0).attn_q.type)) {
     make_weights_private(p.model, &ops, default_threads());
