@@ -34,7 +34,8 @@ class RankRunner {
     out_.weight_type = std::string(dtype_name(full.layers.at(0).attn_q.type));
     EngineOptions eo = colo::engine_options_for(ip_, o_);
     const SplitKind kind = plan_.split.kind == "tp" ? SplitKind::Tensor : SplitKind::Pipeline;
-    RankPart part = join_split(full, kind, world_.size(), *eo.ops, ip_.threads, plan_.split.vocab_split ? HeadSplit::Vocab : HeadSplit::Replicate);
+    const HeadSplit head = plan_.split.vocab_split ? HeadSplit::Vocab : HeadSplit::Replicate;
+    RankPart part = join_split(full, kind, world_.size(), *eo.ops, ip_.threads, head);
     out_.weight_bytes = part.weight_bytes;
     out_.weights = WeightMode::Private;
     // A pipeline's stages exchange only the sampled ids (below), not the last stage's logits.

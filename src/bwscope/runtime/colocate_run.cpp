@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -320,7 +322,6 @@ void run_processes(const std::vector<InstancePlan>& plans, const ColocateOptions
   monitor.apply_memory(result);
 }
 
-
 // A directory of its own under $TMPDIR (or /tmp), removed with everything in it.
 class TempDir {
  public:
@@ -342,17 +343,27 @@ class TempDir {
   std::string path_;
 };
 
-// The last non-empty line of a file (what a failed rank printed), or "".
-std::string last_line(const std::string& path) {
+// What a failed split run said in its log, in one line: a rank's own "bwscope: …" line (the
+// last one), else Open MPI's last line with words in it (not its banners of dashes), or "".
+std::string log_reason(const std::string& path) {
   std::string text;
   try {
     text = read_file(path);
   } catch (const Error&) {
     return "";
   }
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
-  const size_t nl = text.find_last_of('\n');
-  return nl == std::string::npos ? text : text.substr(nl + 1);
+  std::string ours, theirs;
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t nl = text.find('\n', at);
+    if (nl == std::string::npos) nl = text.size();
+    std::string line = text.substr(at, nl - at);
+    at = nl + 1;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (line.rfind("bwscope: ", 0) == 0) ours = line.substr(9);
+    else if (std::any_of(line.begin(), line.end(), [](unsigned char c) { return std::isalpha(c); })) theirs = line;
+  }
+  return ours.empty() ? theirs : ours;
 }
 
 // A split run: one mpirun starting the ranks (`bwscope split-rank --plan FILE`, one per
@@ -421,7 +432,7 @@ void run_split(const std::vector<InstancePlan>& plans, const ColocateOptions& o,
   }
   const bool clean_exit = WIFEXITED(status) && WEXITSTATUS(status) == 0;
   if (!(clean_exit && colo::decode_results(bytes, ranks) && ranks.size() == plans.size())) {
-    const std::string said = last_line(log_path);
+    const std::string said = log_reason(log_path);
     ranks.clear();
     for (size_t i = 0; i < plans.size(); ++i) {
       InstanceResult r = colo::planned_result(plans[i]);

@@ -333,7 +333,8 @@ report::CompareReport run_compare(CompareSettings s, ProgressLine& display, vola
                 {"prompts", s.prompts}, {"batch", s.batch}, {"n_prompt", s.n_prompt}, {"n_gen", s.n_gen},
                 {"threads_per_instance", threads}, {"kv_type", s.kv_type}, {"isa", s.isa.empty() ? "best" : s.isa},
                 {"window_ms", s.window_ms}, {"threshold", s.threshold}, {"probe", s.probe}, {"bracket_s", s.bracket_s},
-                {"seed_scenario", s.seed_scenario}, {"tp", s.tp}, {"pp", s.pp}, {"micro_batches", s.micro_batches}, {"tp_head", s.tp > 0 ? std::string(s.tp_head.empty() ? "vocab" : s.tp_head) : std::string()}};
+                {"seed_scenario", s.seed_scenario}, {"tp", s.tp}, {"pp", s.pp}, {"micro_batches", s.micro_batches},
+                {"tp_head", s.tp > 0 ? std::string(s.tp_head.empty() ? "vocab" : s.tp_head) : std::string()}};
   const meter::DeviceInfo dev = meter::device_info();
   rep.cpu_model = dev.cpu_model;
   rep.cpus = dev.cpus;
