@@ -345,12 +345,12 @@ void run_bench_cmd(const Options& o) {
   std::vector<int64_t> n_layers;
   const parallel::SplitKind split_kind = o.tp ? parallel::SplitKind::Tensor : o.pp ? parallel::SplitKind::Pipeline : parallel::SplitKind::None;
   const int ranks = o.tp ? o.tp : o.pp;
+  const parallel::HeadSplit head = parallel::head_split_for(split_kind, o.tp_head);  // refuses --tp-head without --tp
   for (const std::string& path : paths) {
     const LlamaModel m = load_llama(path);
     n_layers.push_back(m.config.n_layers);
-    if (split_kind != parallel::SplitKind::None) parallel::check_split(m, split_kind, ranks, path, parallel::head_split_for(split_kind, o.tp_head));
+    if (split_kind != parallel::SplitKind::None) parallel::check_split(m, split_kind, ranks, path, head);
   }
-  if (split_kind == parallel::SplitKind::None && !o.tp_head.empty()) fail("--tp-head {}: splits a tensor-parallel head; give --tp", o.tp_head);
   // A split run: every rank runs the same tests in step; rank 0 prints and writes.
   const bool split_run = split_kind != parallel::SplitKind::None;
   if (split_run) enter_split_run(parallel::split_name(split_kind), ranks);
@@ -482,7 +482,7 @@ void run_bench_cmd(const Options& o) {
               using report::FieldType;
               row.fields.push_back({"split", FieldType::String, std::string(parallel::split_name(split_kind))});
               row.fields.push_back({"ranks", FieldType::Int, std::to_string(ranks)});
-              row.fields.push_back({"tp_head", FieldType::String, o.tp ? std::string(parallel::head_split_name(parallel::head_split_for(split_kind, o.tp_head))) : std::string()});
+              row.fields.push_back({"tp_head", FieldType::String, o.tp ? std::string(parallel::head_split_name(head)) : std::string()});
               row.fields.push_back({"ranks_gbs", FieldType::Float, fmt::format("{}", total)});
               row.fields.push_back({"mpi_share", FieldType::Float, fmt::format("{}", double(mpi_ns) / double(std::max<int64_t>(1, run_ns)))});
             }
@@ -542,9 +542,7 @@ void add_bench(CLI::App& app) {
   sub->add_option("--tp", o->tp, "tensor parallel over N MPI ranks (launches mpirun when not under it; docs/parallel.md)")
       ->check(whole_range(2, 64));
   sub->add_option("--pp", o->pp, "pipeline parallel over N MPI ranks (launches mpirun when not under it)")->check(whole_range(2, 64));
-  sub->add_option("--tp-head", o->tp_head, "--tp: the output head split by vocabulary with the logits gathered (vocab, the default: faster here, "
-                  "docs/parallel.md) or whole on every rank (replicate)")
-      ->check(CLI::IsMember({"replicate", "vocab"}));
+  add_tp_head_option(sub, o->tp_head);
   sub->add_option("--isa", o->isa, "kernel table: scalar, avx2 or avx512 (default: best for this CPU)");
   sub->add_option("--layout", o->layout,
                   "weights: auto (a private copy, interleaved where the kernels prefer it) or file (computed on the file mapping)")

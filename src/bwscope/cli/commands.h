@@ -39,6 +39,8 @@ CLI::Validator number_range(double lo, double hi);
 // An output file's directory must exist and be writable: checked before any work is done, so a
 // typo in --html does not cost a finished measurement.
 CLI::Validator output_file();
+// --tp-head, the same on generate, bench and compare (parallel/split.h's HeadSplit).
+void add_tp_head_option(CLI::App* sub, std::string& value);
 
 // The command line main() was given (for relaunching it under mpirun).
 void set_command_line(int argc, char** argv);

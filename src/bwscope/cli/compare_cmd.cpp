@@ -81,9 +81,7 @@ void add_compare(CLI::App& app) {
       ->check(whole_range(2, 64));
   sub->add_option("--pp", o->pp, "also the model split over N MPI ranks by pipeline parallelism (mpirun started for it)")
       ->check(whole_range(2, 64));
-  sub->add_option("--tp-head", o->tp_head, "--tp: the output head split by vocabulary with the logits gathered (vocab, the default: faster here, "
-                  "docs/parallel.md) or whole on every rank (replicate)")
-      ->check(CLI::IsMember({"replicate", "vocab"}));
+  add_tp_head_option(sub, o->tp_head);
   sub->add_option("--micro-batches", o->micro_batches, "--pp: micro-batches per step (default: min(batch, ranks))")
       ->check(whole_range(1, 256));
   sub->add_option("--kv-type", o->kv_type, "KV cache type: f16 or f32")->capture_default_str();

@@ -72,9 +72,7 @@ void add_generate(CLI::App& app) {
       ->capture_default_str()->check(CLI::IsMember({"auto", "file"}));
   sub->add_option("--tp", o->tp, "tensor parallel over N MPI ranks (launches mpirun when not under it)")->check(whole_range(2, 64));
   sub->add_option("--pp", o->pp, "pipeline parallel over N MPI ranks (launches mpirun when not under it)")->check(whole_range(2, 64));
-  sub->add_option("--tp-head", o->tp_head, "--tp: the output head split by vocabulary with the logits gathered (vocab, the default: faster here, "
-                  "docs/parallel.md) or whole on every rank (replicate)")
-      ->check(CLI::IsMember({"replicate", "vocab"}));
+  add_tp_head_option(sub, o->tp_head);
   sub->add_flag("--ids", o->ids, "print token ids instead of text");
   sub->add_flag("--no-bos", o->no_bos, "do not add the BOS token before --prompt text");
   sub->add_flag("--json", o->json, "print one JSON object with the ids, text and timings");
@@ -93,8 +91,8 @@ void add_generate(CLI::App& app) {
       if (o->chat) fail("--chat runs in one process; --{} is for generate's one prompt", parallel::split_name(split));
       parallel::check_split(model, split, ranks, path, parallel::head_split_for(split, o->tp_head));
       enter_split_run(parallel::split_name(split), ranks);
-    } else if (!o->tp_head.empty()) {
-      fail("--tp-head {}: splits a tensor-parallel head; give --tp", o->tp_head);
+    } else {
+      parallel::head_split_for(split, o->tp_head);  // refuses --tp-head without --tp
     }
     // Only text needs a tokenizer: a vocabulary bwscope cannot use still runs on --tokens.
     std::string why_not = model.tokenizer_problem;

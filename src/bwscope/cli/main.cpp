@@ -87,6 +87,13 @@ CLI::Validator output_file() {
       "FILE");
 }
 
+void add_tp_head_option(CLI::App* sub, std::string& value) {
+  sub->add_option("--tp-head", value,
+                  "--tp: the output head split by vocabulary with the logits gathered (vocab, the default: faster here, "
+                  "docs/parallel.md) or whole on every rank (replicate)")
+      ->check(CLI::IsMember({"replicate", "vocab"}));
+}
+
 DType parse_type_flag(const std::string& flag, const std::string& value) {
   return parse_dtype_flag(flag, value);
 }

@@ -82,10 +82,6 @@ void check_split(const LlamaModel& model, SplitKind kind, int ranks, const std::
          model.output.rows, ranks);
 }
 
-void check_split(const LlamaModel& model, SplitKind kind, int ranks, const std::string& path) {
-  check_split(model, kind, ranks, path, HeadSplit::Replicate);
-}
-
 LayerRange pipeline_layers(int64_t n_layers, int rank, int ranks) {
   const int64_t base = n_layers / ranks, extra = n_layers % ranks;
   LayerRange r;
@@ -103,8 +99,9 @@ HeadSplit parse_head_split(const std::string& flag, const std::string& value) {
 }
 
 HeadSplit head_split_for(SplitKind kind, const std::string& value) {
-  if (kind != SplitKind::Tensor && value.empty()) return HeadSplit::Replicate;
-  return parse_head_split("--tp-head", value);
+  if (kind == SplitKind::Tensor) return parse_head_split("--tp-head", value);
+  if (!value.empty()) fail("--tp-head {}: splits a tensor-parallel head; give --tp", value);
+  return HeadSplit::Replicate;
 }
 
 LlamaModel tensor_part(const LlamaModel& full, int rank, int ranks, std::shared_ptr<std::vector<uint8_t>>& staging, HeadSplit head) {

@@ -25,8 +25,8 @@ enum class HeadSplit { Replicate, Vocab };
 std::string_view head_split_name(HeadSplit h);  // "replicate", "vocab"
 // "" is the default, vocab. Throws Error naming `flag` and the accepted values.
 HeadSplit parse_head_split(const std::string& flag, const std::string& value);
-// --tp-head's value for a split of `kind`: as parsed for tensor parallel; replicate for any
-// other split when not given (check_split refuses vocab there).
+// --tp-head's value for a split of `kind` (None: no split): as parsed for tensor parallel,
+// replicate otherwise; a value given without tensor parallel is refused in one line.
 HeadSplit head_split_for(SplitKind kind, const std::string& value);
 
 // Refuses a split the model cannot take, in one line naming the flag and the numbers: tp not
@@ -36,8 +36,7 @@ void check_split(const LlamaConfig& config, SplitKind kind, int ranks, const std
 // The same for the weights' types (block sizes): run once the model is loaded.
 void check_split_types(const LlamaModel& model, SplitKind kind, int ranks);
 // Both, on a loaded model, and the head split (a vocabulary that does not divide).
-void check_split(const LlamaModel& model, SplitKind kind, int ranks, const std::string& path, HeadSplit head);
-void check_split(const LlamaModel& model, SplitKind kind, int ranks, const std::string& path);
+void check_split(const LlamaModel& model, SplitKind kind, int ranks, const std::string& path, HeadSplit head = HeadSplit::Replicate);
 
 // Layers [first, last) of rank `rank` of `ranks` in a pipeline: as even as the count allows,
 // the earlier ranks taking the remainder.

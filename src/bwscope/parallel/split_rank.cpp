@@ -85,11 +85,7 @@ class RankRunner {
   void run_tensor(Engine& engine, const std::vector<std::vector<int32_t>>& prompts, int64_t max_batch) {
     const InstanceSpec& s = ip_.spec;
     prefill_begin(engine);
-    std::vector<std::pair<int64_t, int64_t>> entries = prompt_entries();
-    for (size_t start = 0; start < entries.size(); start += size_t(max_batch)) {
-      const auto chunk = std::span(entries).subspan(start, std::min(entries.size() - start, size_t(max_batch)));
-      take_logits(engine, prompt_batch(prompts, chunk));
-    }
+    for (const std::vector<BatchToken>& chunk : colo::prompt_batches(prompts, max_batch)) take_logits(engine, chunk);
     out_.prefill_t1_ns = meter::now_ns();
     step_done();
     decode_begin(engine);
@@ -109,11 +105,8 @@ class RankRunner {
     prefill_begin(engine);
     // The prompt tokens in about `ranks` chunks, so the first stage has the next chunk going
     // while the second works on this one.
-    std::vector<std::pair<int64_t, int64_t>> entries = prompt_entries();
-    const size_t chunk = size_t(std::clamp<int64_t>((int64_t(entries.size()) + ranks - 1) / ranks, 1, max_batch));
-    for (size_t start = 0; start < entries.size(); start += chunk) {
-      const auto part = std::span(entries).subspan(start, std::min(entries.size() - start, chunk));
-      const std::vector<BatchToken> b = prompt_batch(prompts, part);
+    const int64_t tokens = s.batch * s.n_prompt;
+    for (const std::vector<BatchToken>& b : colo::prompt_batches(prompts, std::clamp<int64_t>((tokens + ranks - 1) / ranks, 1, max_batch))) {
       if (rank_ == last_) take_logits(engine, b);
       else engine.forward(b);
     }
@@ -180,18 +173,6 @@ class RankRunner {
     slot_.state.store(colo::kDecode);
     engine.set_phase(phase_ = meter::Phase::Decode);
   }
-  std::vector<std::pair<int64_t, int64_t>> prompt_entries() const {
-    std::vector<std::pair<int64_t, int64_t>> entries;  // (seq, pos)
-    for (int64_t q = 0; q < ip_.spec.batch; ++q)
-      for (int64_t i = 0; i < ip_.spec.n_prompt; ++i) entries.push_back({q, i});
-    return entries;
-  }
-  std::vector<BatchToken> prompt_batch(const std::vector<std::vector<int32_t>>& prompts,
-                                       std::span<const std::pair<int64_t, int64_t>> entries) const {
-    std::vector<BatchToken> b;
-    for (auto [q, i] : entries) b.push_back({prompts[size_t(q)][size_t(i)], int32_t(i), int32_t(q), i == ip_.spec.n_prompt - 1});
-    return b;
-  }
   // Sequences [q0, q1) at decode step `step`.
   std::vector<BatchToken> decode_batch(int64_t q0, int64_t q1, int64_t step) const {
     std::vector<BatchToken> b;
@@ -199,12 +180,7 @@ class RankRunner {
     return b;
   }
   // Runs `b` and takes the argmax of each entry that asked for logits.
-  void take_logits(Engine& engine, const std::vector<BatchToken>& b) {
-    std::span<const float> logits = engine.forward(b);
-    size_t row = 0;
-    for (const BatchToken& t : b)
-      if (t.logits) next_[size_t(t.seq)] = argmax(logits.subspan(row++ * size_t(n_vocab_), size_t(n_vocab_)));
-  }
+  void take_logits(Engine& engine, const std::vector<BatchToken>& b) { colo::take_argmax(engine.forward(b), b, n_vocab_, next_); }
   void check_step(int64_t step) {
     const int64_t at = board_.stop_at_step.load();
     if (at > 0 && step >= at) throw Stopped{};
@@ -213,7 +189,7 @@ class RankRunner {
   // pipeline stages) fold them into the digest.
   void step_done() {
     if (plan_.split.kind == "tp" || rank_ == 0 || rank_ == last_)
-      out_.tokens_digest = tokens_digest(out_.tokens_digest ? out_.tokens_digest : kTokensDigestSeed, next_);
+      out_.fold_tokens(next_);
     out_.token_ns.push_back(meter::now_ns());
     slot_.steps_done.store(int64_t(out_.token_ns.size()));
   }

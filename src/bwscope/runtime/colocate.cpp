@@ -295,10 +295,11 @@ MemoryPlan plan_memory(const std::vector<InstanceSpec>& specs, const ColocateOpt
   return m;
 }
 
-uint64_t tokens_digest(uint64_t digest, std::span<const int32_t> ids) {
+void InstanceResult::fold_tokens(std::span<const int32_t> ids) {
+  uint64_t h = tokens_digest ? tokens_digest : 0xcbf29ce484222325ull;  // FNV-1a's offset basis
   for (int32_t id : ids)
-    for (int b = 0; b < 4; ++b) digest = (digest ^ ((uint32_t(id) >> (8 * b)) & 0xff)) * 0x100000001b3ull;
-  return digest;
+    for (int b = 0; b < 4; ++b) h = (h ^ ((uint32_t(id) >> (8 * b)) & 0xff)) * 0x100000001b3ull;
+  tokens_digest = h;
 }
 
 }  // namespace bwscope

@@ -120,7 +120,7 @@ struct ColocateOptions {
     // pp: the batch goes through the stages in this many micro-batches, so the stages work on
     // different ones at once; 0: min(batch, ranks).
     int64_t micro_batches = 0;
-    bool vocab_split = false;  // tp: the output (and embedding) split by vocabulary, logits gathered
+    bool vocab_split = false;  // tp: the output head split by vocabulary, logits gathered
   } split;
 };
 
@@ -150,9 +150,8 @@ struct InstanceResult {
   // A split run's rank: rank 0's clock minus this rank's (its times are shifted by it, so every
   // rank is on rank 0's clock) and the ping-pong round trip that bounds it.
   int64_t clock_offset_ns = 0, clock_round_trip_ns = 0;
-  // FNV-1a over the ids it generated, step by step, sequence by sequence (tokens_digest()):
-  // equal digests mean the same tokens. 0 when this engine never saw the ids (a middle
-  // pipeline stage).
+  // FNV-1a over the ids it generated, step by step, sequence by sequence (fold_tokens): equal
+  // digests mean the same tokens. 0 when this engine never saw the ids (a middle pipeline stage).
   uint64_t tokens_digest = 0;
   std::vector<meter::Record> records;  // this instance's ledger (records carry its index)
 
@@ -161,6 +160,7 @@ struct InstanceResult {
   double decode_tokens_per_s() const;
   double ttft_s() const { return token_ns.empty() ? 0 : double(token_ns[0] - start_ns) * 1e-9; }
   std::vector<double> tpot_s() const;  // intervals between consecutive steps
+  void fold_tokens(std::span<const int32_t> ids);  // one step's ids into tokens_digest
 };
 
 struct ColocateResult {
@@ -180,10 +180,6 @@ struct ColocateResult {
   bool all_completed() const;
   std::vector<std::string> failures() const;  // "B: killed by signal 9 (Killed)" per failed instance
 };
-
-// Folds `ids` into an InstanceResult::tokens_digest (start from kTokensDigestSeed).
-constexpr uint64_t kTokensDigestSeed = 0xcbf29ce484222325ull;
-uint64_t tokens_digest(uint64_t digest, std::span<const int32_t> ids);
 
 // Memory the instances need beside each other, and what the machine has.
 struct MemoryPlan {

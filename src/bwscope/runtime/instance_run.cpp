@@ -94,6 +94,22 @@ std::vector<std::vector<int32_t>> make_prompts(const std::vector<uint64_t>& seed
   return prompts;
 }
 
+std::vector<std::vector<BatchToken>> prompt_batches(const std::vector<std::vector<int32_t>>& prompts, int64_t chunk) {
+  std::vector<std::vector<BatchToken>> out;
+  for (size_t q = 0; q < prompts.size(); ++q)
+    for (size_t i = 0; i < prompts[q].size(); ++i) {
+      if (out.empty() || int64_t(out.back().size()) == chunk) out.emplace_back();
+      out.back().push_back({prompts[q][i], int32_t(i), int32_t(q), i + 1 == prompts[q].size()});
+    }
+  return out;
+}
+
+void take_argmax(std::span<const float> logits, std::span<const BatchToken> batch, int64_t n_vocab, std::vector<int32_t>& next) {
+  size_t row = 0;
+  for (const BatchToken& t : batch)
+    if (t.logits) next[size_t(t.seq)] = argmax(logits.subspan(row++ * size_t(n_vocab), size_t(n_vocab)));
+}
+
 int64_t wait_for_go(const Board& board, const std::function<void()>& check) {
   while (board.go_ns.load() == 0) {
     check();
@@ -192,22 +208,10 @@ class Runner {
     slot_.state.store(kPrefill);
     engine.set_phase(meter::Phase::Prefill);
     out_.prefill_t0_ns = meter::now_ns();
-    std::vector<std::pair<int64_t, int64_t>> entries;  // (seq, pos)
-    for (int64_t q = 0; q < s.batch; ++q)
-      for (int64_t i = 0; i < s.n_prompt; ++i) entries.push_back({q, i});
     std::vector<int32_t> next(size_t(s.batch));
-    for (size_t start = 0; start < entries.size(); start += size_t(eo.max_batch)) {
+    for (const std::vector<BatchToken>& chunk : prompt_batches(prompts, eo.max_batch)) {
       check_stop();
-      batch.clear();
-      const size_t end = std::min(entries.size(), start + size_t(eo.max_batch));
-      for (size_t e = start; e < end; ++e) {
-        auto [q, i] = entries[e];
-        batch.push_back({prompts[size_t(q)][size_t(i)], int32_t(i), int32_t(q), i == s.n_prompt - 1});
-      }
-      std::span<const float> logits = engine.forward(batch);
-      size_t row = 0;
-      for (const BatchToken& t : batch)
-        if (t.logits) next[size_t(t.seq)] = argmax(logits.subspan(row++ * size_t(model.config.n_vocab), size_t(model.config.n_vocab)));
+      take_argmax(engine.forward(chunk), chunk, model.config.n_vocab, next);
     }
     out_.prefill_t1_ns = meter::now_ns();
     step_done(next);
@@ -225,9 +229,7 @@ class Runner {
       check_stop();
       batch.clear();
       for (int64_t q = 0; q < s.batch; ++q) batch.push_back({next[size_t(q)], int32_t(s.n_prompt + step - 1), int32_t(q), true});
-      std::span<const float> logits = engine.forward(batch);
-      for (int64_t q = 0; q < s.batch; ++q)
-        next[size_t(q)] = argmax(logits.subspan(size_t(q * model.config.n_vocab), size_t(model.config.n_vocab)));
+      take_argmax(engine.forward(batch), batch, model.config.n_vocab, next);
       step_done(next);
       ++steps_in_turn;
     }
@@ -263,7 +265,7 @@ class Runner {
     slot_.state.store(running);
   }
   void step_done(std::span<const int32_t> ids) {
-    out_.tokens_digest = tokens_digest(out_.tokens_digest ? out_.tokens_digest : kTokensDigestSeed, ids);
+    out_.fold_tokens(ids);
     out_.token_ns.push_back(meter::now_ns());
     slot_.steps_done.store(int64_t(out_.token_ns.size()));
   }

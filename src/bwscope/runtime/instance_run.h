@@ -90,6 +90,12 @@ const kernels::Ops& kernel_table(const ColocateOptions& options);
 // One prompt per seed: `n_prompt` random ids above the special-token range of `n_vocab`.
 std::vector<std::vector<int32_t>> make_prompts(const std::vector<uint64_t>& seeds, int64_t n_prompt, int64_t n_vocab);
 
+// The prompts as forward calls of at most `chunk` tokens, sequence after sequence; the last
+// token of each sequence asks for logits.
+std::vector<std::vector<BatchToken>> prompt_batches(const std::vector<std::vector<int32_t>>& prompts, int64_t chunk);
+// next[seq] = the argmax of each entry of `batch` that asked for logits (rows of `n_vocab`).
+void take_argmax(std::span<const float> logits, std::span<const BatchToken> batch, int64_t n_vocab, std::vector<int32_t>& next);
+
 // Waits (sleeping) until the board's start barrier, then spins to it; returns it. Calls
 // `check` while it sleeps (it throws to give up).
 int64_t wait_for_go(const Board& board, const std::function<void()>& check);

@@ -38,6 +38,11 @@ void set_roofs(report::ProbeSummary& roofs, const meter::ProbeResult& probe, con
   roofs.compute_roof_gflops = compute_roof(probe, weight_type);
 }
 
+// The tp ranks' output head: --tp-head, or its default (refused without --tp).
+parallel::HeadSplit tp_head(const CompareSettings& s) {
+  return parallel::head_split_for(s.tp > 0 ? parallel::SplitKind::Tensor : parallel::SplitKind::None, s.tp_head);
+}
+
 }  // namespace
 
 void apply_seed_scenario(CompareSettings& s) {
@@ -125,7 +130,7 @@ std::vector<Scenario> compare_scenarios(const CompareSettings& s, const Colocate
     ColocateOptions so = co;
     so.split.kind = kind;
     so.split.micro_batches = s.micro_batches;
-    so.split.vocab_split = kind == "tp" && s.tp_head != "replicate";
+    so.split.vocab_split = kind == "tp" && tp_head(s) == parallel::HeadSplit::Vocab;
     so.weights = WeightMode::Private;  // each rank copies its own part
     so.isolation = Isolation::Process;
     std::vector<InstanceSpec> rank_specs;
@@ -141,14 +146,14 @@ std::vector<Scenario> compare_scenarios(const CompareSettings& s, const Colocate
 }
 
 void check_splits(const CompareSettings& s) {
-  if (s.tp == 0 && !s.tp_head.empty()) fail("--tp-head {}: splits a tensor-parallel head; give --tp", s.tp_head);
+  tp_head(s);  // refuses --tp-head without --tp
   if (s.pp == 0 && s.micro_batches > 0) fail("--micro-batches {}: a pipeline's; give --pp", s.micro_batches);
   for (const auto& [kind, n] : {std::pair<parallel::SplitKind, int>{parallel::SplitKind::Tensor, s.tp}, {parallel::SplitKind::Pipeline, s.pp}}) {
     if (n <= 0) continue;
     const std::string flag = fmt::format("--{} {}", parallel::split_name(kind), n);
     if (s.models.size() > 1) fail("{}: a split runs one model; give one --model", flag);
     parallel::check_split(load_llama(s.models[0]), kind, n, s.models[0],
-                          parallel::head_split_for(kind, kind == parallel::SplitKind::Tensor ? s.tp_head : ""));
+                          kind == parallel::SplitKind::Tensor ? tp_head(s) : parallel::HeadSplit::Replicate);
     if (!parallel::mpi_built()) fail("{}: unavailable: built without MPI", flag);
     if (parallel::under_mpirun())
       fail("{}: compare starts mpirun itself for its split scenarios; run it without mpirun", flag);
@@ -235,7 +240,7 @@ std::vector<std::string> mode_notes(const CompareSettings& s, const ColocateOpti
                                 "all ranks make the same tokens, so tokens/s and latency are rank 0's while bandwidth is every "
                                 "rank's together",
                                 s.tp, s.tp,
-                                s.tp_head != "replicate" ? "split by vocabulary with the logits gathered (MPI_Allgather) after it" : "replicated"));
+                                tp_head(s) == parallel::HeadSplit::Vocab ? "split by vocabulary with the logits gathered (MPI_Allgather) after it" : "replicated"));
   if (s.pp > 0)
     notes.push_back(fmt::format("pp {}: the layers split over {} MPI ranks in consecutive stages; the hidden state goes stage to stage "
                                 "and the last stage sends the sampled ids back to the first; the batch goes through in micro-batches "
@@ -334,7 +339,7 @@ report::CompareReport run_compare(CompareSettings s, ProgressLine& display, vola
                 {"threads_per_instance", threads}, {"kv_type", s.kv_type}, {"isa", s.isa.empty() ? "best" : s.isa},
                 {"window_ms", s.window_ms}, {"threshold", s.threshold}, {"probe", s.probe}, {"bracket_s", s.bracket_s},
                 {"seed_scenario", s.seed_scenario}, {"tp", s.tp}, {"pp", s.pp}, {"micro_batches", s.micro_batches},
-                {"tp_head", s.tp > 0 ? std::string(s.tp_head.empty() ? "vocab" : s.tp_head) : std::string()}};
+                {"tp_head", s.tp > 0 ? std::string(parallel::head_split_name(tp_head(s))) : std::string()}};
   const meter::DeviceInfo dev = meter::device_info();
   rep.cpu_model = dev.cpu_model;
   rep.cpus = dev.cpus;
